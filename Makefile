@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`.
+# Each sets up .venv/ (the full stack, IPEX included) when it is missing,
+# half-built or outdated, and is quick when it is already there.
+PYTHON ?= python3
+VENV := .venv
+LATEST_VENV := .venv-latest
+EXAMPLE := coder/examples/resnet_inference.py
+DEMO_TRANSFORM := nano_jit_bf16_ipex
+
+.PHONY: demo test test-latest venv venv-latest clean
+
+venv:
+	@PYTHON=$(PYTHON) requirements/venv.sh $(VENV) requirements/ipex.txt all,dev
+
+venv-latest:
+	@PYTHON=$(PYTHON) requirements/venv.sh $(LATEST_VENV) requirements/latest.txt latest,dev
+
+demo: venv
+	$(VENV)/bin/python -m coder --list
+	$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) --diff $(EXAMPLE)
+	$(VENV)/bin/python $(EXAMPLE)
+	$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) $(EXAMPLE)
+
+test: venv
+	$(VENV)/bin/python -m pytest
+
+# The newest torch allowed here (2.14.1), every runtime but IPEX.
+test-latest: venv-latest
+	$(LATEST_VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(LATEST_VENV)
