@@ -1,0 +1,85 @@
+"""What a fully qualified name means to coder: model factories, optimizers, inference contexts."""
+
+from __future__ import annotations
+
+import re
+
+# torchvision.models helpers that return something other than a model
+TORCHVISION_NON_MODELS = {"get_weight", "get_model_weights", "list_models", "get_model_builder"}
+PRETRAINED_MODEL_CLASS = re.compile(r"(Model|For[A-Z]\w*|LMHead\w*)$|^AutoModel")
+NOT_MODEL_CLASS = re.compile(r"Tokenizer|Processor|Config|FeatureExtractor|Pipeline|Scheduler")
+
+MODEL_BASES = {
+    "torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
+    "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
+}
+PIPELINES = {"transformers.pipeline", "transformers.pipelines.pipeline"}
+OTHER_FACTORIES = {"torch.hub.load", "torch.load", "timm.create_model"}
+LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+
+# Calls that already optimize a model: coder must not stack a second optimization on them.
+OPTIMIZERS = {
+    "intel_extension_for_pytorch.optimize": "ipex.optimize",
+    "torch.jit.trace": "torch.jit.trace",
+    "torch.jit.script": "torch.jit.script",
+    "torch.jit.freeze": "torch.jit.freeze",
+    "torch.jit.optimize_for_inference": "torch.jit.optimize_for_inference",
+    "torch.compile": "torch.compile",
+    "torch.quantization.quantize_dynamic": "quantize_dynamic",
+    "torch.ao.quantization.quantize_dynamic": "quantize_dynamic",
+    "torch.export.export": "torch.export",
+}
+INFERENCE_CONTEXTS = {
+    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+    "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
+    "torch.autocast", "torch.cpu.amp.autocast", "torch.amp.autocast",
+}
+# Methods that prepare a model for inference without using it: the model is ready after them.
+PREPARING_METHODS = {"eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_",
+                     "load_state_dict", "share_memory", "zero_grad"}
+CHAINABLE_METHODS = {"eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_"}
+INFERENCE_METHODS = {"generate", "forward"}
+TRAINING_METHODS = {"backward", "step", "zero_grad"}
+OPTIMIZER_CLASS = "InferenceOptimizer"
+
+
+def is_model_factory(qualified: str) -> bool:
+    parts = qualified.split(".")
+    if parts[0] == "torchvision" and len(parts) >= 3 and parts[1] == "models":
+        last = parts[-1]
+        return last[:1].islower() and last not in TORCHVISION_NON_MODELS and not last.startswith("_")
+    if qualified in OTHER_FACTORIES:
+        return True
+    return _is_pretrained_model(parts)
+
+
+def _is_pretrained_model(parts: list[str]) -> bool:
+    if len(parts) < 2 or parts[-1] != "from_pretrained":
+        return False
+    owner = parts[-2]
+    return bool(PRETRAINED_MODEL_CLASS.search(owner)) and not NOT_MODEL_CLASS.search(owner)
+
+
+def is_pipeline(qualified: str) -> bool:
+    return qualified in PIPELINES
+
+
+def optimizer_label(qualified: str) -> str | None:
+    return OPTIMIZERS.get(qualified)
+
+
+def is_inference_context(qualified: str) -> bool:
+    return qualified in INFERENCE_CONTEXTS
+
+
+def is_loader(qualified: str) -> bool:
+    return qualified in LOADERS
+
+
+def is_model_base(qualified: str) -> bool:
+    return qualified in MODEL_BASES
+
+
+def is_model_namespace(qualified: str) -> bool:
+    """Modules whose attributes are model builders (``getattr(models, name)(...)``)."""
+    return qualified in {"torchvision.models", "timm.models"}
