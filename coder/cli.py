@@ -1,4 +1,4 @@
-"""Command line (DESIGN.md section 5). Must not import torch for --list/--version."""
+"""Command line (DESIGN.md section 5). --diff, --emit, --inspect and --list never import torch."""
 
 from __future__ import annotations
 
@@ -8,12 +8,114 @@ import sys
 import coder
 import transforms
 
+EXIT_USAGE = 2
+# coder's options that take a value: the first other word is SCRIPT, and what follows is the script's
+VALUED = {"-o", "--emit", "--inspect", "--only", "--exclude", "--plot", "--timeout", "--calls"}
+EPILOG = """examples:
+  python -m coder --list
+  python -m coder -o nano_jit_bf16_ipex --diff script.py
+  python -m coder -o nano_jit_bf16_ipex script.py --batch-size 8   (arguments after SCRIPT are the script's)
+  python -m coder -o auto script.py
+  python -m coder --inspect script.py --json"""
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(message)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m coder", description=coder.__doc__)
+    parser = Parser(prog="python -m coder", description=coder.__doc__, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"coder {coder.__version__}")
     parser.add_argument("--list", action="store_true", help="list every transform and whether it can run here")
+    parser.add_argument("-o", dest="transform", metavar="NAME", help="transform to apply (see --list), or auto")
+    parser.add_argument("--diff", action="store_true", help="print the patched script as a unified diff and stop")
+    parser.add_argument("--emit", metavar="PATH", help="write the patched script to PATH (- for stdout) and stop")
+    parser.add_argument("--inspect", metavar="SCRIPT", help="show the models, ready points, inference and loaders")
+    parser.add_argument("--json", nargs="?", const=True, metavar="FILE",
+                        help="with --inspect: print JSON; with -o auto: write the results to FILE")
+    auto = parser.add_argument_group("-o auto")
+    auto.add_argument("--only", metavar="NAMES", help="comma-separated transforms to try")
+    auto.add_argument("--exclude", metavar="NAMES", help="comma-separated transforms to skip")
+    auto.add_argument("--plot", metavar="FILE.png", help="save a bar chart of the results")
+    auto.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for each run")
+    auto.add_argument("--calls", type=int, metavar="N", help="model calls timed in each run")
+    parser.add_argument("script", nargs="?", metavar="SCRIPT", help="the PyTorch script (then its own arguments)")
     return parser
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """coder's own arguments (up to and including SCRIPT), and the script's arguments."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--":
+            return argv[:index] + argv[index + 1:index + 2], argv[index + 2:]
+        if not word.startswith("-") or word == "-":
+            return argv[:index + 1], argv[index + 1:]
+        index += 2 if word in VALUED or _json_takes_file(argv, index) else 1
+    return argv, []
+
+
+def _json_takes_file(argv: list[str], index: int) -> bool:
+    """``--json`` is a flag for --inspect, and takes FILE for -o auto."""
+    if argv[index] != "--json" or any(w.split("=")[0] == "--inspect" for w in argv):
+        return False
+    return index + 1 < len(argv) and not argv[index + 1].startswith("-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    own, script_args = split_argv(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(own)
+        return dispatch(args, script_args)
+    except UsageError as error:
+        print(f"coder: {error} (see python -m coder --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except transforms.UnknownTransform as error:
+        print(f"coder: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
+    if args.list:
+        print(list_transforms())
+        return 0
+    if args.inspect:
+        from coder.engine.commands import inspect_script
+        return inspect_script(args.inspect, as_json=args.json is True)
+    if not args.transform:
+        raise UsageError("say what to do: -o NAME SCRIPT, --inspect SCRIPT or --list")
+    if not args.script:
+        raise UsageError(f"-o {args.transform} needs a SCRIPT")
+    if args.transform == "auto":
+        return run_auto(args, script_args)
+    from coder.engine.commands import patch_script
+    return patch_script(args.transform, args.script, script_args, diff=args.diff, emit=args.emit)
+
+
+def run_auto(args: argparse.Namespace, script_args: list[str]) -> int:
+    try:
+        from coder import auto
+    except ImportError as error:
+        print(f"coder: -o auto is not available here ({error})", file=sys.stderr)
+        return EXIT_USAGE
+    options = {"only": _names(args.only), "exclude": _names(args.exclude), "json": _file(args.json),
+               "plot": args.plot, "timeout": args.timeout, "calls": args.calls}
+    return auto.run(args.script, script_args, options)
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+
+
+def _file(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def list_transforms() -> str:
@@ -24,12 +126,3 @@ def list_transforms() -> str:
         status = "ready" if hint is None else f"unavailable: {hint}"
         lines.append(f"{entry.name:<{width}}  {entry.description}\n{'':<{width}}  [{status}]")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.list:
-        print(list_transforms())
-        return 0
-    build_parser().print_usage(sys.stderr)
-    return 2

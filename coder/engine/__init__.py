@@ -23,6 +23,10 @@ from coder.engine.tree import Tree
 NO_MODEL = "no model found: the script is left unchanged"
 
 
+class CoderWarning(UserWarning):
+    """Something coder left alone in a script (coder.patch issues these)."""
+
+
 @dataclass(frozen=True)
 class Patched:
     source: str
@@ -92,5 +96,5 @@ def _line_of(warning: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-__all__ = ["BASELINE", "NO_MODEL", "Analysis", "Patched", "Recipe", "ScriptError", "analysis_of", "inspect",
+__all__ = ["BASELINE", "NO_MODEL", "Analysis", "CoderWarning", "Patched", "Recipe", "ScriptError", "analysis_of", "inspect",
            "patch", "patch_with_call"]

@@ -1,0 +1,99 @@
+"""What the command line does with a script: inspect it, or patch it and diff, emit or run it."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+
+from coder import engine
+from coder.engine.files import read_script, write_script
+from coder.engine.recipe import recipe_for
+from coder.engine.source import ScriptError
+
+EXIT_USAGE = 2
+COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def inspect_script(path: str, as_json: bool) -> int:
+    try:
+        source, _ = read_script(path)
+        found = engine.inspect(source)
+    except ScriptError as error:
+        return _fail(error, path)
+    _warn(engine.analysis_of(source).warnings or ([] if found["models"] else [engine.NO_MODEL]), path)
+    print(json.dumps(found, indent=2) if as_json else describe(found, path))
+    return 0
+
+
+def describe(found: dict, path: str) -> str:
+    """The human-readable --inspect report."""
+    lines = [f"{path}: {len(found['models'])} model(s)"]
+    for model in found["models"]:
+        sites = [str(s["line"]) for s in found["inference"] if s["model"] == model["var"]]
+        lines.append(f"  {model['var']}  built line {model['line']} in {model['scope']}, "
+                     f"ready after line {model['ready_line']}, inference at line {', '.join(sites)}")
+    loaders = ", ".join(f"{l['var']} (line {l['line']})" for l in found["loaders"]) or "none"
+    lines.append(f"  loaders: {loaders}")
+    return "\n".join(lines)
+
+
+def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit: str | None) -> int:
+    recipe = recipe_for(name)  # an unknown name fails before the script is read
+    try:
+        source, encoding = read_script(path)
+        patched = engine.patch(source, recipe)
+    except ScriptError as error:
+        return _fail(error, path)
+    _warn(patched.warnings, path)
+    if diff:
+        sys.stdout.write(unified_diff(source, patched.source, path, name, colour=_wants_colour()))
+        return 0
+    if emit is not None:
+        return _emit(patched.source, emit, encoding, path)
+    from coder.runner import run
+    return run(patched.source, path, script_args)
+
+
+def _emit(text: str, destination: str, encoding: str, path: str) -> int:
+    if destination == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_script(destination, text, encoding, path)
+    except ScriptError as error:
+        print(f"coder: {error.message}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def unified_diff(before: str, after: str, path: str, name: str, colour: bool) -> str:
+    lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True), path, f"{path} (-o {name})")
+    text = [line if line.endswith("\n") else line + "\n" for line in lines]
+    return "".join(_colour(line) for line in text) if colour else "".join(text)
+
+
+def _colour(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return f"{BOLD}{line[:-1]}{RESET}\n"
+    code = COLOURS.get(line[:1])
+    return f"{code}{line[:-1]}{RESET}\n" if code else line
+
+
+def _wants_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _warn(warnings, path: str) -> None:
+    for warning in warnings:
+        head, _, rest = warning.partition(": ")
+        where = f"{path}:{head}" if head.isdigit() else path
+        message = rest if head.isdigit() else warning
+        print(f"coder: warning: {where}: {message}", file=sys.stderr)
+
+
+def _fail(error: ScriptError, path: str) -> int:
+    print(f"coder: {error.located(path)}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,52 @@
+"""Run a (patched) script as ``__main__``, the way ``python script.py args...`` would."""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import os
+import sys
+import traceback
+import types
+
+
+def run(source: str, path: str, args: list[str]) -> int:
+    """Execute ``source`` as the script at ``path`` with ``args``; return its exit code."""
+    code = compile(source, path, "exec", dont_inherit=True)
+    _show_in_tracebacks(source, path)
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
+    sys.modules["__main__"] = module
+    sys.argv = [path, *args]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as stop:
+        return _exit_code(stop.code)
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as error:  # the script's own failure: print it as Python would
+        _print_script_traceback(error)
+        return 1
+    return 0
+
+
+def _show_in_tracebacks(source: str, path: str) -> None:
+    """Tracebacks quote the lines that ran (the patched ones), not the file on disk."""
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+
+
+def _print_script_traceback(error: BaseException) -> None:
+    frames = error.__traceback__
+    if frames is not None and frames.tb_frame.f_code is run.__code__:
+        frames = frames.tb_next  # hide this runner's frame
+    traceback.print_exception(type(error), error, frames)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
