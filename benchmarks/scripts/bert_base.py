@@ -1,7 +1,7 @@
 """Classify a batch of sentences with a BERT-base-sized model built from a config (random
 weights, no download), as a user would.
 
-    python benchmarks/scripts/bert_inference.py --batch-size 1 --seq-len 128
+    python benchmarks/scripts/bert_base.py --batch-size 1 --seq-len 128
 Prints the median latency per batch on its last line: `latency_ms=<value>`.
 """
 

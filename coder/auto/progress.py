@@ -27,8 +27,8 @@ class Progress:
         self.stream.flush()
 
     def done(self, result: Result) -> None:
-        self.index += 1
         line = f"{self.prefix(result.method)} {summary(result)}"
+        self.index += 1
         self.stream.write(("\r" if self.live else "") + line.ljust(self.width) + "\n")
         self.width = 0
         self.stream.flush()

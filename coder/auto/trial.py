@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coder.auto.result import (
-    DRIFT_LIMITS, DRIFT_TOO_LARGE, FAIL_TO_CONVERT, FAIL_TO_FORWARD, INTERRUPTED, NO_MODEL_CALL,
+    DRIFT_LIMITS, DRIFT_TOO_LARGE, FAIL_TO_CONVERT, FAIL_TO_FORWARD, INTERRUPTED, LACK_DEPENDENCY,
+    NO_MODEL_CALL,
     ORIGINAL, SUCCESSFUL, TIMEOUT, Result,
 )
 
@@ -21,6 +22,8 @@ POLL_SECONDS = 0.25
 ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 # the runtime's one-line warning when it serves the original model instead of the accelerated one
 FALLBACK_LINE = re.compile(r"coder: .* not used, running the original model: (?P<reason>.*)")
+# coder.backend.availability.MissingLibrary's message, as a fallback reason
+MISSING_LIBRARY = re.compile(r"^(?P<module>[\w.]+) is not installed: ")
 # runtime calls before it serves steadily: one build call and one more checked call (wrapper.py's
 # VERIFY_CALLS = 2), one more for TorchScript's profiling; INT8 first calibrates on CALIB_CALLS
 STEADY_AFTER = 3
@@ -134,7 +137,8 @@ def status_of(trial: Trial, returncode, result: Result, timed_out: bool) -> tupl
         return FAIL_TO_FORWARD, error_line(trial.output("stderr"), returncode)
     fallback = fallback_of(result.models, trial.output("stderr"))
     if fallback:
-        return FAIL_TO_CONVERT, fallback
+        missing = MISSING_LIBRARY.match(fallback)
+        return (LACK_DEPENDENCY, missing["module"]) if missing else (FAIL_TO_CONVERT, fallback)
     if not result.ran:
         return NO_MODEL_CALL, "the script ended without calling a model"
     if result.timed_calls == 0:

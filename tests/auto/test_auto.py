@@ -1,0 +1,115 @@
+"""`python -m coder -o auto` end to end, on real runs of small scripts (tests/auto/scripts/)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coder import auto
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def coder_auto(*options, script, env=None, timeout=240):
+    command = [sys.executable, "-m", "coder", "-o", "auto", *options, str(SCRIPTS / script)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def results_by_method(path: Path) -> dict:
+    return {r["method"]: r for r in json.loads(path.read_text())["results"]}
+
+
+@pytest.mark.slow
+def test_table_json_plot_and_best_command_from_real_runs(tmp_path):
+    report, chart = tmp_path / "auto.json", tmp_path / "auto.png"
+    done = coder_auto("--only", "nano_jit_fp32,nano_bf16", "--calls", "5", "--json", str(report),
+                      "--plot", str(chart), script="small_resnet.py")
+    assert done.returncode == 0, done.stderr
+    results = results_by_method(report)
+    assert set(results) == {"original", "nano_jit_fp32", "nano_bf16"}
+    for result in results.values():
+        assert result["status"] == "successful" and result["timed_calls"] == 5 and result["latency_ms"] > 0
+    assert results["nano_jit_fp32"]["max_rel_err"] < 1e-3 and results["nano_bf16"]["top1_agreement"] is not None
+    assert results["nano_bf16"]["speedup"] == pytest.approx(
+        results["original"]["latency_ms"] / results["nano_bf16"]["latency_ms"])
+    assert "method" in done.stdout and "speedup" in done.stdout and "[3/3]" in done.stderr
+    winner = json.loads(report.read_text())["best"]
+    if winner:
+        assert f"python -m coder -o {winner} {SCRIPTS / 'small_resnet.py'}" in done.stdout
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_crashing_script_fails_to_forward_with_its_error_line(tmp_path):
+    report = tmp_path / "auto.json"
+    done = coder_auto("--only", "nano_jit_fp32", "--json", str(report), script="crash.py")
+    results = results_by_method(report)
+    assert done.returncode == 1  # the script itself does not run
+    for result in results.values():
+        assert result["status"] == "fail to forward"
+        assert result["reason"].startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+
+
+@pytest.mark.slow
+def test_drift_the_runtime_checks_miss_is_reported(tmp_path):
+    report = tmp_path / "auto.json"
+    coder_auto("--only", "nano_jit_fp32", "--calls", "3", "--json", str(report), script="gate.py")
+    results = results_by_method(report)
+    assert results["original"]["status"] == "successful" and results["original"]["max_rel_err"] == 0
+    assert results["nano_jit_fp32"]["status"] == "drift too large"
+    assert results["nano_jit_fp32"]["max_rel_err"] > 1.0
+
+
+def test_a_missing_library_is_reported_without_running(tmp_path):
+    # Python's own rule: a None in sys.modules makes the module unimportable
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['onnxruntime'] = None\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    report = tmp_path / "auto.json"
+    done = coder_auto("--only", "nano_onnxruntime_fp32", "--exclude", "original", "--json", str(report),
+                      script="small_resnet.py", env=env, timeout=60)
+    result = results_by_method(report)["nano_onnxruntime_fp32"]
+    assert done.returncode == 0 and result["status"] == "lack dependency" and result["reason"] == "onnxruntime"
+    assert result["seconds"] is None and "No transform ran successfully" in done.stdout
+
+
+@pytest.mark.slow
+def test_timeout_then_ctrl_c_prints_the_results_so_far(tmp_path):
+    report = tmp_path / "auto.json"
+    command = [sys.executable, "-m", "coder", "-o", "auto", "--only", "nano_jit_fp32,nano_bf16",
+               "--timeout", "6", "--json", str(report), str(SCRIPTS / "hang.py")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_line(process, "[1/3] original")
+    time.sleep(2)  # inside the second run (catalog order: nano_bf16, then nano_jit_fp32)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    results = results_by_method(report)
+    assert results["original"]["status"] == "timeout" and results["original"]["latency_ms"] > 0
+    assert results["nano_bf16"]["status"] == "interrupted" and results["nano_jit_fp32"]["status"] == "not run"
+    assert "interrupted" in stderr and "not run" in stdout
+
+
+def wait_for_line(process, text: str, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if text in line:
+            return
+    raise AssertionError(f"no line with {text!r} within {limit} s")
+
+
+def test_unknown_names_are_a_usage_error_with_close_matches(capsys):
+    code = auto.run("script.py", [], {"only": ["nano_jit_fp33"], "exclude": None})
+    assert code == 2
+    assert "unknown transform 'nano_jit_fp33'; did you mean nano_jit_fp32" in capsys.readouterr().err
+
+
+def test_only_keeps_the_original_as_baseline_and_exclude_removes_names():
+    assert auto.selected_methods(["nano_bf16"], None) == ["original", "nano_bf16"]
+    chosen = auto.selected_methods(None, "original,nano_bf16")
+    assert "original" not in chosen and "nano_bf16" not in chosen and len(chosen) == 19
