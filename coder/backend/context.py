@@ -1,0 +1,40 @@
+"""The context injected around inference sites, and the thread-count helper it uses."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def torch_threads(thread_num: int | None) -> Iterator[None]:
+    """Run the block with ``thread_num`` intra-op threads, then restore the previous count."""
+    if thread_num is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(thread_num)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def thread_num_of(models) -> int | None:
+    """The smallest thread_num any of ``models`` was optimized with, or None."""
+    counts = [getattr(m, "thread_num", None) for m in models]
+    counts = [c for c in counts if isinstance(c, int)]
+    return min(counts) if counts else None
+
+
+@contextlib.contextmanager
+def inference_context(*models) -> Iterator[None]:
+    """no_grad plus the models' thread count.
+
+    BF16 autocast is not turned on here: each BF16 model applies it inside its own call, so
+    the user's code around the call keeps running in fp32.
+    """
+    with torch.no_grad(), torch_threads(thread_num_of(models)):
+        yield

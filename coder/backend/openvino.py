@@ -1,0 +1,52 @@
+"""OpenVINO: ``convert_model`` + ``compile_model`` on CPU, and NNCF INT8 quantization.
+
+On a CPU with AVX512-BF16 the CPU plugin runs fp32 models in bf16 unless told otherwise, so
+the fp32 path sets ``INFERENCE_PRECISION_HINT: f32``. The INT8 path keeps the plugin's default
+for the layers NNCF leaves in floating point.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from coder.backend.availability import load
+from coder.backend.flat import FlatModule
+from coder.backend.recipe import BuildRequest
+
+
+def _numpy(tensors: list[torch.Tensor]) -> list:
+    return [t.detach().contiguous().numpy() for t in tensors]
+
+
+class OpenVinoRunner:
+    def __init__(self, ov_model, thread_num: int | None, fp32: bool) -> None:
+        ov = load("openvino")
+        config = {"INFERENCE_PRECISION_HINT": "f32"} if fp32 else {}
+        if thread_num:
+            config["INFERENCE_NUM_THREADS"] = thread_num
+        self.compiled = ov.Core().compile_model(ov_model, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+
+    def __call__(self, tensors: list[torch.Tensor]) -> list:
+        results = self.request.infer(_numpy(tensors), share_inputs=True)
+        # copies: the infer request reuses its output buffers on the next call
+        return [results[output].copy() for output in self.compiled.outputs]
+
+
+def convert(request: BuildRequest):
+    """The flat model as an OpenVINO model; PyTorch frontends leave every dimension dynamic."""
+    flat = FlatModule(request.model, request.call).eval()
+    with torch.no_grad():
+        return load("openvino").convert_model(flat, example_input=tuple(request.sample))
+
+
+def build_fp32(request: BuildRequest) -> OpenVinoRunner:
+    return OpenVinoRunner(convert(request), request.thread_num, fp32=True)
+
+
+def build_int8(request: BuildRequest) -> OpenVinoRunner:
+    nncf = load("nncf")
+    batches = [_numpy(batch) for batch in (request.calibration or [request.sample])]
+    dataset = nncf.Dataset(batches, lambda batch: tuple(batch))
+    quantized = nncf.quantize(convert(request), dataset, subset_size=len(batches))
+    return OpenVinoRunner(quantized, request.thread_num, fp32=False)

@@ -1,0 +1,153 @@
+"""The accelerated model: builds its runtime on demand, checks it, and falls back safely.
+
+On a call the inputs are flattened to tensors; the recipe's shape policy decides whether an
+already built runtime fits. A new build runs the original model on the same call, compares,
+and keeps the runtime only within the precision's tolerance. The first ``VERIFY_CALLS`` calls
+of every runtime are compared the same way, so a trace that baked in one branch of
+data-dependent control flow is caught on the next input. Any failure warns once (one line)
+and from then on the original model serves every call.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from coder.backend.availability import MissingLibrary, require
+from coder.backend.context import torch_threads
+from coder.backend.flat import OutputSpec, flatten_call, flatten_output
+from coder.backend.parity import TOLERANCE, worst_error
+from coder.backend.precision import prepare_inputs
+from coder.backend.recipe import BuildRequest, Recipe, Runner
+
+VERIFY_CALLS = 2  # calls of each new runtime compared with the original model
+MAX_RUNTIMES = 8  # distinct input signatures built before new ones go to the original model
+DEFAULT_CALIB_CALLS = 4  # real calls an INT8 model calibrates on when calib_data is None
+
+
+def calib_calls_default() -> int:
+    """``CODER_CALIB_CALLS`` from the environment, else DEFAULT_CALIB_CALLS."""
+    return max(1, int(os.environ.get("CODER_CALIB_CALLS", DEFAULT_CALIB_CALLS)))
+
+
+@dataclass
+class _Runtime:
+    runner: Runner
+    output: OutputSpec
+    checks_left: int
+
+
+class AcceleratedModel(torch.nn.Module):
+    """Wraps ``original``; behaves like it, attributes included, but runs ``recipe``."""
+
+    def __init__(self, original: torch.nn.Module, recipe: Recipe, *, thread_num: int | None = None,
+                 calibration: list | None = None, calib_calls: int | None = None) -> None:
+        super().__init__()
+        self.original = original
+        self.recipe = recipe
+        self.thread_num = thread_num
+        self.calibration = list(calibration or [])
+        self.calib_calls = calib_calls or calib_calls_default()
+        self.fallback_reason: str | None = None
+        self._runtimes: dict[tuple, _Runtime] = {}
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(super().__getattr__("original"), name)
+
+    def __repr__(self) -> str:
+        state = f"fallback: {self.fallback_reason}" if self.fallback_reason else f"{len(self._runtimes)} built"
+        return f"AcceleratedModel({self.recipe.label}, {state})\n  original: {type(self.original).__name__}"
+
+    @property
+    def accelerated(self) -> bool:
+        """True once a runtime is built and nothing has fallen back."""
+        return self.fallback_reason is None and bool(self._runtimes)
+
+    def forward(self, *args, **kwargs):
+        if self.fallback_reason is not None:
+            return self.original(*args, **kwargs)
+        call, tensors = flatten_call(args, kwargs)
+        key = self.recipe.key(call, tensors)
+        runtime = self._runtimes.get(key)
+        if runtime is None:
+            return self._first_call(key, call, tensors, args, kwargs)
+        if runtime.checks_left > 0:
+            return self._checked_call(runtime, tensors, args, kwargs)
+        return runtime.output.rebuild(self._run(runtime.runner, tensors))
+
+    def build_now(self, args: tuple, kwargs: dict) -> None:
+        """Build for this sample call right away (``input_sample`` given), still checked."""
+        call, tensors = flatten_call(args, kwargs)
+        self._first_call(self.recipe.key(call, tensors), call, tensors, args, kwargs)
+
+    def _run(self, runner: Runner, tensors: list[torch.Tensor]) -> list:
+        threads = self.thread_num if self.recipe.torch_threads else None
+        with torch.no_grad(), torch_threads(threads):
+            return runner(prepare_inputs(tensors, self.recipe.channels_last))
+
+    def _first_call(self, key, call, tensors, args, kwargs):
+        if len(self._runtimes) >= MAX_RUNTIMES:
+            return self.original(*args, **kwargs)
+        if self._still_calibrating(tensors):
+            return self.original(*args, **kwargs)
+        reference = self.original(*args, **kwargs)
+        try:
+            output, expected = flatten_output(reference)
+            sample = prepare_inputs(tensors, self.recipe.channels_last)
+            request = BuildRequest(self.original, call, sample, self.calibration, self.thread_num)
+            runner = self._build(request)
+            self._accept_or_fall_back(self._run(runner, tensors), expected)
+        except Exception as error:  # any conversion failure must leave the user's script running
+            self.fall_back(_one_line(error))
+            return reference
+        if self.fallback_reason is None:
+            self._runtimes[key] = _Runtime(runner, output, VERIFY_CALLS - 1)
+        return reference
+
+    def _build(self, request: BuildRequest) -> Runner:
+        require(*self.recipe.requires)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # exporters' tracer and deprecation chatter
+            return self.recipe.build(request)
+
+    def _still_calibrating(self, tensors: list[torch.Tensor]) -> bool:
+        if self.recipe.precision != "int8" or len(self.calibration) >= self.calib_calls:
+            return False
+        self.calibration.append([t.detach().clone() for t in tensors])
+        return len(self.calibration) < self.calib_calls
+
+    def _checked_call(self, runtime: _Runtime, tensors, args, kwargs):
+        reference = self.original(*args, **kwargs)
+        _, expected = flatten_output(reference)
+        self._accept_or_fall_back(self._run(runtime.runner, tensors), expected)
+        runtime.checks_left -= 1
+        return reference
+
+    def _accept_or_fall_back(self, produced: list, expected: list[torch.Tensor]) -> None:
+        got = [t if isinstance(t, torch.Tensor) else torch.from_numpy(t) for t in produced]
+        error = worst_error(got, expected)
+        tolerance = TOLERANCE[self.recipe.precision]
+        if error > tolerance:
+            self.fall_back(f"output differs from the original model (relative error {error:.3g} > {tolerance:g})")
+
+    def fall_back(self, reason: str) -> None:
+        """Serve the original model from now on, after one warning naming ``reason``."""
+        if self.fallback_reason is None:
+            self.fallback_reason = reason
+            self._runtimes.clear()
+            warnings.warn(f"coder: {self.recipe.label} not used, running the original model: {reason}",
+                          RuntimeWarning, stacklevel=4)
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, MissingLibrary):
+        return str(error)
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(error).__name__}: {first[:200]}"
