@@ -25,7 +25,7 @@ CATALOG: tuple[Transform, ...] = (
     Transform("nano_bf16_ipex_channels_last", "BF16 with ipex.optimize + channels-last",
               "quantize", (("precision", "bf16"), ("use_ipex", True), ("channels_last", True)), IPEX),
     Transform("nano_int8", "INT8 static post-training quantization (PyTorch PT2E / Neural Compressor)",
-              "quantize", (("precision", "int8"),)),
+              "quantize", (("precision", "int8"),), ("torch", "neural_compressor")),
     Transform("nano_jit_fp32", "fp32 TorchScript trace + freeze",
               "trace", (("accelerator", "jit"),)),
     Transform("nano_jit_fp32_channels_last", "fp32 TorchScript + channels-last",
