@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +15,12 @@ import transforms
 from coder.engine.detect import Analysis, analyze
 from coder.engine.plan import make_plan
 from coder.engine.recipe import BASELINE, Recipe, recipe_for
-from coder.engine.rewrite import apply
+from coder.engine.rewrite import RewriteError, apply
 from coder.engine.source import ScriptError
 from coder.engine.tree import Tree
 
 NO_MODEL = "no model found: the script is left unchanged"
+UNPARSABLE = "internal error: the patched script would not parse, so it is left unchanged (please report it)"
 
 
 class CoderWarning(UserWarning):
@@ -50,11 +50,11 @@ def patch(source: str, transform: str | transforms.Transform | Recipe) -> Patche
     if not analysis.models:
         return Patched(source, (NO_MODEL,))
     plan = make_plan(analysis, recipe)
-    patched = apply(analysis.tree, plan)
     warnings = tuple(sorted(plan.warnings, key=_line_of))
-    if not _parses(patched):
-        return Patched(source, (*warnings, "internal error: the patched script would not parse; left unchanged"))
-    return Patched(patched, warnings)
+    try:
+        return Patched(apply(analysis.tree, plan), warnings)
+    except RewriteError:
+        return Patched(source, (*warnings, UNPARSABLE))
 
 
 def patch_with_call(source: str, build: Callable[[str, str | None], str], *,
@@ -81,14 +81,6 @@ def _unique(rows: list[dict]) -> list[dict]:
             seen.add(key)
             unique.append(row)
     return unique
-
-
-def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except SyntaxError:
-        return False
-    return True
 
 
 def _line_of(warning: str) -> int:

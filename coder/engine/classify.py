@@ -53,6 +53,8 @@ class Classifier:
             return Built("model")
         if any(names.is_pipeline(q) for q in qualified):
             return Built("pipeline")
+        if compiled := next(filter(None, map(names.compiled_factory_label, qualified)), None):
+            return Built("model", compiled)
         label = next(filter(None, map(names.optimizer_label, qualified)), None)
         if label and call.args:
             inner = self.classify(call.args[0].value)
@@ -92,12 +94,15 @@ class Classifier:
 
     def _returned_models(self, function: cst.FunctionDef) -> dict[int | None, Built]:
         found: dict[int | None, Built] = {}
-        for node in self.index.returns:
-            if node.value is None or self.tree.enclosing(node, (cst.FunctionDef,)) is not function:
+        for node in self.index.returns_in.get(function, ()):
+            if node.value is None:
                 continue
-            values = node.value.elements if isinstance(node.value, cst.Tuple) else None
-            for position, value in enumerate(values) if values else [(None, node.value)]:
-                built = self._returned_value(function, getattr(value, "value", value))
+            if isinstance(node.value, cst.Tuple):
+                returned = [(i, element.value) for i, element in enumerate(node.value.elements)]
+            else:
+                returned = [(None, node.value)]
+            for position, value in returned:
+                built = self._returned_value(function, value)
                 if built:
                     found[position] = built
         return found
@@ -105,9 +110,7 @@ class Classifier:
     def _returned_value(self, function: cst.FunctionDef, value: cst.BaseExpression) -> Built | None:
         if not isinstance(value, cst.Name):
             return self.classify(value)
-        for node in self.index.assignments:
-            if self.tree.enclosing(node, (cst.FunctionDef,)) is not function:
-                continue
+        for node in self.index.assignments_in.get(function, ()):
             for target, position in assignment_pairs(node):
                 if isinstance(target, cst.Name) and target.value == value.value:
                     if built := self.classify(node.value, position):

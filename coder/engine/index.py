@@ -15,7 +15,9 @@ class Index(cst.CSTVisitor):
         self.functions: dict[str, list[cst.FunctionDef]] = defaultdict(list)
         self.classes: dict[str, cst.ClassDef] = {}
         self.assignments: list[cst.Assign | cst.AnnAssign] = []
-        self.returns: list[cst.Return] = []
+        self.returns_in: dict[cst.FunctionDef, list[cst.Return]] = defaultdict(list)
+        self.assignments_in: dict[cst.FunctionDef | None, list[cst.Assign | cst.AnnAssign]] = defaultdict(list)
+        self._functions: list[cst.FunctionDef | None] = [None]
         module.visit(self)
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -23,19 +25,26 @@ class Index(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions[node.name.value].append(node)
+        self._functions.append(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes[node.name.value] = node
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self.assignments.append(node)
+        self.assignments_in[self._functions[-1]].append(node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
             self.assignments.append(node)
+            self.assignments_in[self._functions[-1]].append(node)
 
     def visit_Return(self, node: cst.Return) -> None:
-        self.returns.append(node)
+        if self._functions[-1] is not None:
+            self.returns_in[self._functions[-1]].append(node)
 
     def calls_named(self, name: str) -> list[cst.Call]:
         """Calls of ``name(...)`` or ``self.name(...)``."""

@@ -14,7 +14,10 @@ MODEL_BASES = {
     "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
 }
 PIPELINES = {"transformers.pipeline", "transformers.pipelines.pipeline"}
-OTHER_FACTORIES = {"torch.hub.load", "torch.load", "timm.create_model"}
+OTHER_FACTORIES = {"torch.hub.load", "torch.load", "timm.create_model", "timm.models.create_model",
+                   "torch.nn.Sequential"}
+# Factories whose models are already compiled: detected, but never optimized a second time.
+COMPILED_FACTORIES = {"torch.jit.load": "torch.jit.load"}
 LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
 
 # Calls that already optimize a model: coder must not stack a second optimization on them.
@@ -54,10 +57,14 @@ def is_model_factory(qualified: str) -> bool:
 
 
 def _is_pretrained_model(parts: list[str]) -> bool:
-    if len(parts) < 2 or parts[-1] != "from_pretrained":
-        return False
-    owner = parts[-2]
-    return bool(PRETRAINED_MODEL_CLASS.search(owner)) and not NOT_MODEL_CLASS.search(owner)
+    """``X.from_pretrained(...)``, ``X.from_config(...)``, and ``transformers.X(config)`` for a model class X."""
+    if len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config"):
+        return _is_model_class(parts[-2])
+    return parts[0] == "transformers" and len(parts) == 2 and _is_model_class(parts[1])
+
+
+def _is_model_class(name: str) -> bool:
+    return bool(PRETRAINED_MODEL_CLASS.search(name)) and not NOT_MODEL_CLASS.search(name)
 
 
 def is_pipeline(qualified: str) -> bool:
@@ -66,6 +73,10 @@ def is_pipeline(qualified: str) -> bool:
 
 def optimizer_label(qualified: str) -> str | None:
     return OPTIMIZERS.get(qualified)
+
+
+def compiled_factory_label(qualified: str) -> str | None:
+    return COMPILED_FACTORIES.get(qualified)
 
 
 def is_inference_context(qualified: str) -> bool:

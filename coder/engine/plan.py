@@ -51,8 +51,8 @@ def _plan_optimizer_call(analysis: Analysis, recipe: Recipe, model: Model, plan:
         plan.warnings.append(f"{model.line}: '{model.var}' generates text: {recipe.name} captures a fixed graph, "
                              f"which generate() cannot use; adding only InferenceOptimizer.get_context")
         return
-    loader = _calibration_loader(analysis, model) if recipe.calibrates else None
-    plan.inserts[model.ready.after].append(f"{model.target} = {recipe.build(model.target, loader)}")
+    loader, after = _calibration_loader(analysis, model) if recipe.calibrates else (None, model.ready.after)
+    plan.inserts[after].append(f"{model.target} = {recipe.build(model.target, loader)}")
 
 
 def _plan_contexts(analysis: Analysis, model: Model, plan: Plan, training: list[cst.Call]) -> None:
@@ -64,16 +64,29 @@ def _plan_contexts(analysis: Analysis, model: Model, plan: Plan, training: list[
             plan.add(placement.how, placement.node, site.target)
 
 
-def _calibration_loader(analysis: Analysis, model: Model) -> str | None:
-    """A DataLoader defined before the ready point, in a block that encloses it."""
-    tree = analysis.tree
-    reachable = [loader for loader in analysis.loaders if loader.line <= model.ready.line
-                 and tree.within(model.ready.after, tree.parent(loader.statement))]
+def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, cst.CSTNode]:
+    """A DataLoader for INT8 calibration, and the statement after which the optimizer call goes.
+
+    A loader defined before the ready point, in a block that encloses it; else one defined between
+    the ready point and the first use, the call then moving down to just after that loader.
+    """
+    tree, ready = analysis.tree, model.ready
+    before = [loader for loader in analysis.loaders if loader.line <= ready.line
+              and tree.within(ready.after, tree.parent(loader.statement))]
+    if chosen := _preferred(tree, before, model):
+        return chosen.var, ready.after
+    if chosen := _preferred(tree, [l for l in analysis.loaders if l.statement in ready.window], model):
+        return chosen.var, chosen.statement
+    return None, ready.after
+
+
+def _preferred(tree, loaders: list, model: Model):
+    """The loader the model's inference iterates over, else a validation-like one, else the last."""
     iterated = {_iterated_name(tree, site.call) for site in model.sites}
-    for choice in ([l for l in reachable if l.var in iterated],
-                   [l for l in reachable if CALIBRATION_NAMES.search(l.var)], reachable):
+    for choice in ([l for l in loaders if l.var in iterated],
+                   [l for l in loaders if CALIBRATION_NAMES.search(l.var)], loaders):
         if choice:
-            return choice[-1].var
+            return choice[-1]
     return None
 
 

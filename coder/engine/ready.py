@@ -16,6 +16,7 @@ class ReadyPoint:
     after: cst.BaseStatement  # the optimizer call goes right after this statement
     line: int  # last line of that statement
     patched: bool  # the script already optimizes this model with InferenceOptimizer
+    window: tuple[cst.BaseStatement, ...] = ()  # statements after it and before the first use
 
 
 def find_ready_point(tree: Tree, usage: Usage, model, training: list[cst.Call]) -> ReadyPoint | str:
@@ -32,8 +33,9 @@ def find_ready_point(tree: Tree, usage: Usage, model, training: list[cst.Call]) 
         return (f"'{model.var}' is trained and used for inference in the same statement "
                 f"(line {tree.line(body[first_use])}): left as it is")
     preparing = [i for i in range(start + 1, first_use) if i in trained or _prepares(body[i], model.var)]
-    after = body[max([start] + preparing)]
-    return ReadyPoint(after, _last_line(tree, after), _patched(tree, model))
+    ready = max([start] + preparing)
+    after = body[ready]
+    return ReadyPoint(after, _last_line(tree, after), _patched(tree, model), tuple(body[ready + 1:first_use]))
 
 
 def _positions(tree: Tree, body: list, nodes: list[cst.CSTNode], start: int) -> set[int]:
@@ -102,6 +104,8 @@ def _argument_calls(tree: Tree, model) -> list[cst.Call]:
     calls = []
     for reference in model.references:
         arg = tree.parent(reference)
+        if isinstance(arg, cst.Attribute) and arg.value is reference:  # pipeline.model
+            reference, arg = arg, tree.parent(arg)
         call = tree.parent(arg) if isinstance(arg, cst.Arg) else None
         if isinstance(call, cst.Call) and call.args and call.args[0] is arg:
             calls.append(call)

@@ -13,6 +13,10 @@ from coder.engine.tree import Tree
 IMPORT = "from coder.backend import InferenceOptimizer"
 
 
+class RewriteError(Exception):
+    """The rewrite would not parse: a bug, reported as a warning with the script left unchanged."""
+
+
 def context_call(targets: list[str]) -> cst.Call:
     return cst.parse_expression(f"InferenceOptimizer.get_context({', '.join(targets)})")
 
@@ -88,7 +92,17 @@ def apply(tree: Tree, plan: Plan) -> str:
             code = tree.module.code_for_node(statement.visit(rewriter))
             code += "".join(tree.module.code_for_node(cst.parse_statement(c)) for c in plan.inserts.get(statement, ()))
             replacements[chunk] = code
+    _check_parses(replacements.values())
     return splice(tree.lines, replacements, _import_insertion(tree))
+
+
+def _check_parses(pieces) -> None:
+    """Each rewritten chunk is whole top-level statements: checking them checks the script."""
+    for piece in pieces:
+        try:
+            ast.parse(piece)
+        except SyntaxError as error:
+            raise RewriteError(f"{error.msg} in:\n{piece}") from None
 
 
 def _touched_statements(tree: Tree, plan: Plan) -> set[cst.CSTNode]:

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 
-# Top-level functions and classes are kept when they mention one of these, or are connected to
-# a kept statement by name: everything else cannot build, prepare or call a model.
-ROOT_MODULES = ("torch", "torchvision", "timm", "transformers", "intel_extension_for_pytorch", "coder")
+MODEL_MODULES = ("torchvision", "timm", "transformers")
 
 
 class ScriptError(ValueError):
@@ -63,53 +61,67 @@ def statement_chunks(tree: ast.Module) -> list[tuple[Chunk, ast.stmt]]:
     return chunks
 
 
-def relevant_chunks(tree: ast.Module) -> list[Chunk]:
-    """Chunks that can matter: every statement except unrelated function and class definitions."""
+def relevant_chunks(tree: ast.Module, lines: list[str]) -> list[Chunk]:
+    """Chunks that can matter: every statement but the function and class definitions that are
+    neither about models (see SEED_WORDS) nor connected by name to a statement that is kept."""
     chunks = statement_chunks(tree)
-    roots = _root_aliases(tree)
-    definitions = {c: _identifiers(n) for c, n in chunks if isinstance(n, DEFINITIONS)}
-    kept = {c for c, n in chunks if not isinstance(n, DEFINITIONS)}
-    kept |= {c for c, names in definitions.items() if names & roots}
-    names_of = {c: {n.name} for c, n in chunks if isinstance(n, DEFINITIONS)}
-    _close_over_names(kept, definitions, names_of, {c: _identifiers(n) for c, n in chunks})
-    return [c for c, _ in chunks if c in kept]
+    words = {c: set(WORD.findall("".join(lines[c.first - 1:c.last]))) for c, _ in chunks}
+    defined = {n.name: c for c, n in chunks if isinstance(n, DEFINITIONS)}
+    seeds = SEED_WORDS | _bound_to_model_modules(tree)
+    kept = [c for c, n in chunks if not isinstance(n, DEFINITIONS) or words[c] & seeds]
+    _close_over_names(kept, words, defined)
+    keep = set(kept)
+    return [c for c, _ in chunks if c in keep]
 
 
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# Words that put a definition on the model's path: building, preparing, running or training it.
+SEED_WORDS = {
+    "from_pretrained", "from_config", "create_model", "pipeline", "load", "Module", "Sequential",
+    "DataLoader", "no_grad", "inference_mode", "autocast", "set_grad_enabled", "InferenceOptimizer",
+    "jit", "compile", "optimize", "export", "quantize_dynamic", "backward", "step", "zero_grad",
+    "train", "eval", "generate", "forward", "__dict__", "getattr", "PreTrainedModel",
+}
 
 
-def _close_over_names(kept: set, definitions: dict, names_of: dict, identifiers: dict) -> None:
-    """Keep every definition a kept statement mentions, and every one that mentions a kept one."""
-    changed = True
-    while changed:
-        mentioned = set().union(*(identifiers[c] for c in kept)) if kept else set()
-        defined = set().union(*(names_of.get(c, set()) for c in kept)) if kept else set()
-        grown = {c for c, names in definitions.items()
-                 if c not in kept and (names_of[c] & mentioned or names & defined)}
-        kept |= grown
-        changed = bool(grown)
+def _close_over_names(kept: list[Chunk], words: dict, defined: dict[str, Chunk]) -> None:
+    """Keep the definitions a kept statement mentions, and those that mention a kept definition."""
+    mentioning: dict[str, list[Chunk]] = {}
+    for chunk, found in words.items():
+        for word in found & defined.keys():
+            mentioning.setdefault(word, []).append(chunk)
+    names_of = {chunk: name for name, chunk in defined.items()}
+    seen, pending = set(kept), list(kept)
+    while pending:
+        chunk = pending.pop()
+        callees = [defined[w] for w in words[chunk] & defined.keys()]
+        callers = mentioning.get(names_of.get(chunk, ""), [])
+        for other in callees + callers:
+            if other not in seen:
+                seen.add(other)
+                kept.append(other)
+                pending.append(other)
 
 
-def _identifiers(node: ast.AST) -> set[str]:
-    found = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name):
-            found.add(child.id)
-        elif isinstance(child, ast.Attribute):
-            found.add(child.attr)
-    return found
-
-
-def _root_aliases(tree: ast.Module) -> set[str]:
-    """Names that modules of the PyTorch world are bound to, anywhere in the script."""
-    aliases = {"InferenceOptimizer"}
-    for node in ast.walk(tree):
+def _bound_to_model_modules(tree: ast.Module) -> set[str]:
+    """Names bound by imports from the libraries that build models (aliases included)."""
+    aliases = set()
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             aliases |= {(a.asname or a.name).split(".")[0] for a in node.names
-                        if a.name.split(".")[0] in ROOT_MODULES}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ROOT_MODULES:
+                        if a.name.split(".")[0] in MODEL_MODULES}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in MODEL_MODULES:
             aliases |= {a.asname or a.name for a in node.names}
     return aliases
+
+
+def _statements(body: list[ast.stmt]):
+    """Every statement, nested ones included, without walking into expressions."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            yield from _statements(getattr(node, field, None) or [])
 
 
 class Reduced:

@@ -27,7 +27,7 @@ class Tree:
         self.source = source
         self.lines = split_lines(source)
         self.syntax = syntax
-        self.reduced = Reduced(self.lines, relevant_chunks(syntax))
+        self.reduced = Reduced(self.lines, relevant_chunks(syntax, self.lines))
         try:
             wrapper = MetadataWrapper(cst.parse_module(self.reduced.text), unsafe_skip_copy=True)
         except cst.ParserSyntaxError as error:

@@ -26,6 +26,7 @@ class Usage:
 
     def __init__(self, tree: Tree, index: Index) -> None:
         self.tree, self.index = tree, index
+        self._steps = [c for c in index.calls if _is_training(c) and c.func.attr.value != "train"]
 
     def name_references(self, name: cst.Name | cst.Param) -> list[cst.CSTNode]:
         """Every read of the variable bound at ``name`` (an assignment target or a parameter)."""
@@ -52,8 +53,9 @@ class Usage:
         for node in references:
             parent = self.tree.parent(node)
             if isinstance(parent, cst.Call) and parent.func is node:
-                sites.append(Site(parent, target, self.tree.line(parent), False))
-                entries.append(parent)
+                if not self._in_training_step(parent):
+                    sites.append(Site(parent, target, self.tree.line(parent), False))
+                    entries.append(parent)
             elif site := self._method_site(node, parent, target):
                 sites.append(site)
                 entries.append(site.call)
@@ -63,6 +65,11 @@ class Usage:
                 if passed_sites:
                     entries.append(self.tree.parent(parent))
         return sites, entries
+
+    def _in_training_step(self, call: cst.Call) -> bool:
+        """A forward pass in a loop (or function) that also runs backward() or step(): training."""
+        step = next((a for a in self.tree.ancestors(call) if isinstance(a, (cst.For, cst.While, cst.FunctionDef))), None)
+        return step is not None and any(self.tree.within(c, step) for c in self._steps)
 
     def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
         if not (isinstance(parent, cst.Attribute) and parent.value is node
