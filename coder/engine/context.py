@@ -26,7 +26,7 @@ def place(tree: Tree, site: Site, model_statement: cst.CSTNode, training: list[c
     function = tree.enclosing(site.call, (cst.FunctionDef,))
     withs = [a for a in _ancestors_in(tree, site.call, function) if isinstance(a, cst.With)]
     for node in withs:
-        if (context := _context_call(node)) is not None:
+        if (context := _context_call(node)) is not None and not tree.within(model_statement, node):
             spelled = {tree.code(arg.value) for arg in context.args}
             return Placement("done") if site.target in spelled else Placement("extend", context)
     for node in withs:

@@ -68,7 +68,10 @@ def _binds(statement: cst.BaseStatement, var: str) -> bool:
 
 
 def _prepares(statement: cst.BaseStatement, var: str) -> bool:
-    """``model.eval()``, ``model.to(device)``, ``model = model.to(device)``, ``model = Wrap(model)``."""
+    """``model.eval()``, ``model.to(device)``, ``model = model.to(device)``, ``model = Wrap(model)``,
+    or an ``if``/``try``/``with`` holding one (``if args.checkpoint: model.load_state_dict(...)``)."""
+    if isinstance(statement, CONDITIONAL):
+        return any(_prepares(inner, var) for inner in _nested_statements(statement))
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return False
     small = statement.body[0]
@@ -79,6 +82,19 @@ def _prepares(statement: cst.BaseStatement, var: str) -> bool:
         return _prepares_call(value, var) or (isinstance(value, cst.Call) and bool(value.args)
                                                and _spells(value.args[0].value, var))
     return False
+
+
+CONDITIONAL = (cst.If, cst.Try, cst.With)
+
+
+def _nested_statements(statement: cst.BaseStatement) -> list[cst.BaseStatement]:
+    blocks = [statement.body, getattr(statement, "orelse", None), getattr(statement, "finalbody", None)]
+    blocks += [handler.body for handler in getattr(statement, "handlers", ())]
+    found = []
+    for block in filter(None, blocks):
+        inner = getattr(block, "body", ())
+        found += inner if isinstance(inner, (list, tuple)) else [inner]
+    return found
 
 
 def _prepares_call(expr: cst.BaseExpression, var: str) -> bool:

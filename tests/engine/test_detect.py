@@ -1,0 +1,94 @@
+"""Detection (coder.inspect): models, ready points, inference sites, loaders, for DESIGN section 6."""
+
+from pathlib import Path
+
+import coder
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def inspect_case(case: str) -> dict:
+    return coder.inspect((FIXTURES / case / "input.py").read_text())
+
+
+def models_of(source: str) -> list[tuple[str, int, int, str]]:
+    return [(m["var"], m["line"], m["ready_line"], m["scope"]) for m in coder.inspect(source)["models"]]
+
+
+def test_design_example_json_shape():
+    found = inspect_case("resnet_no_grad")
+    assert found == {
+        "models": [{"var": "model", "line": 5, "ready_line": 6, "scope": "<module>"}],
+        "inference": [{"model": "model", "line": 10}],
+        "loaders": [],
+    }
+
+
+def test_module_alias_and_renamed_factory():
+    source = ("import torchvision.models as m\nfrom torchvision.models import resnet50 as r\n"
+              "a = m.resnet18()\nb = r()\na(1)\nb(2)\n")
+    assert models_of(source) == [("a", 3, 3, "<module>"), ("b", 4, 4, "<module>")]
+
+
+def test_transformers_alias_and_tokenizer_is_not_a_model():
+    source = ("from transformers import AutoModel as AM, AutoTokenizer as AT\n"
+              "tok = AT.from_pretrained('x')\nenc = AM.from_pretrained('x')\nenc(**tok('hi'))\n")
+    assert models_of(source) == [("enc", 3, 3, "<module>")]
+
+
+def test_every_inference_site_of_a_warm_up_and_timed_loop():
+    found = inspect_case("resnet_main_argparse")
+    assert [s["line"] for s in found["inference"]] == [28, 31]
+    assert found["models"][0]["scope"] == "main"
+
+
+def test_model_passed_to_a_function_and_loader():
+    found = inspect_case("imagenet_validate")
+    assert found["models"] == [{"var": "model", "line": 50, "ready_line": 54, "scope": "main"}]
+    assert found["inference"] == [{"model": "model", "line": 39}]
+    assert found["loaders"] == [{"var": "val_loader", "line": 62}]
+
+
+def test_helper_returning_a_tuple():
+    assert models_of((FIXTURES / "helper_returns_tuple" / "input.py").read_text()) == [
+        ("classifier", 13, 13, "main")]
+
+
+def test_self_model_ready_after_to_and_eval():
+    assert inspect_case("self_model_class")["models"] == [
+        {"var": "self.model", "line": 9, "ready_line": 11, "scope": "Classifier.__init__"}]
+
+
+def test_reassigned_model_is_two_models():
+    assert [(m["line"], m["ready_line"]) for m in inspect_case("reassigned_model")["models"]] == [(8, 9), (15, 16)]
+
+
+def test_class_defined_in_file_and_decorated_function():
+    found = inspect_case("custom_module_decorated")
+    assert [(m["var"], m["ready_line"]) for m in found["models"]] == [("net", 32)]
+    assert found["inference"] == [{"model": "net", "line": 25}]
+
+
+def test_training_forward_passes_are_not_inference():
+    found = inspect_case("train_then_eval")
+    assert found["models"][0]["ready_line"] == 37  # after the training loop and model.eval()
+    assert [s["line"] for s in found["inference"]] == [41]
+
+
+def test_trained_and_evaluated_every_epoch_is_skipped():
+    assert inspect_case("mnist_train_test_each_epoch")["models"] == []
+
+
+def test_no_model_scripts():
+    for case in ("no_model_utility", "no_model_tensor_math", "no_model_tokenizer_only", "no_model_state_dict"):
+        assert inspect_case(case)["models"] == [], case
+
+
+def test_pipeline_and_generate_models():
+    assert inspect_case("pipeline_sentiment")["models"][0]["var"] == "classifier"
+    assert inspect_case("hf_generate")["inference"] == [{"model": "model", "line": 9}]
+
+
+def test_torch_load_and_hub_models():
+    assert [m["var"] for m in inspect_case("torch_load_and_hub")["models"]] == ["detector", "midas"]
+
