@@ -39,4 +39,6 @@ def write_script(path: str, text: str, encoding: str, script: str) -> None:
 def _reason(error: Exception) -> str:
     if isinstance(error, UnicodeDecodeError):
         return f"not valid {error.encoding} at byte {error.start}"
+    if "encoding declaration" in str(error):  # tokenize: neither UTF-8 nor a coding line
+        return "not valid UTF-8, and no coding declaration"
     return str(error).splitlines()[0]

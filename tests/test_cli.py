@@ -1,0 +1,164 @@
+"""The command line as a user meets it (DESIGN section 5), run in subprocesses like a user would."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coder import cli
+from coder.engine.commands import unified_diff
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "coder" / "examples" / "resnet_inference.py"
+# runs the CLI, then says on the last stderr line whether torch got imported
+PROBE = ("import sys\nfrom coder.cli import main\ncode = main(sys.argv[1:])\n"
+         "print('torch imported' if 'torch' in sys.modules else 'torch not imported', file=sys.stderr)\n"
+         "sys.exit(code)\n")
+
+
+def coder(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=120)
+
+
+def errors(result) -> list[str]:
+    return result.stderr.splitlines()[:-1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_diff_is_plain_when_piped_and_does_not_import_torch():
+    result = coder("-o", "nano_jit_bf16_ipex", "--diff", EXAMPLE)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"--- {EXAMPLE}\n+++ {EXAMPLE} (-o nano_jit_bf16_ipex)\n")
+    assert "+    with torch.no_grad(), InferenceOptimizer.get_context(model):\n" in result.stdout
+    assert "\033[" not in result.stdout
+    assert result.stderr.splitlines() == ["torch not imported"]
+
+
+def test_diff_colours_on_a_terminal():
+    coloured = unified_diff("a\n", "b\n", "s.py", "nano_bf16", colour=True)
+    assert "\033[31m-a\033[0m\n" in coloured and "\033[32m+b\033[0m\n" in coloured
+
+
+def test_emit_to_file_and_stdout_without_torch(tmp_path):
+    out = tmp_path / "patched.py"
+    result = coder("-o", "nano_int8", "--emit", out, EXAMPLE)
+    assert result.returncode == 0 and result.stderr.splitlines() == ["torch not imported"]
+    assert 'model = InferenceOptimizer.quantize(model, precision="int8")\n' in out.read_text()
+    to_stdout = coder("-o", "nano_int8", "--emit", "-", EXAMPLE)
+    assert to_stdout.stdout == out.read_text()
+
+
+def test_emit_never_writes_over_the_script(tmp_path):
+    script = write(tmp_path / "s.py", "import torchvision\nm = torchvision.models.resnet18()\nm(1)\n")
+    before = script.read_bytes()
+    result = coder("-o", "nano_bf16", "--emit", "./s.py", "s.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert errors(result) == ["coder: refusing to write over the script itself (./s.py); pick another --emit path"]
+    assert script.read_bytes() == before
+
+
+def test_inspect_json_and_text_without_torch():
+    result = coder("--inspect", EXAMPLE, "--json")
+    assert result.returncode == 0 and result.stderr.splitlines() == ["torch not imported"]
+    assert json.loads(result.stdout) == {
+        "models": [{"var": "model", "line": 23, "ready_line": 24, "scope": "main"}],
+        "inference": [{"model": "model", "line": 29}, {"model": "model", "line": 32}],
+        "loaders": []}
+    text = coder("--inspect", EXAMPLE)
+    assert "model  built line 23 in main, ready after line 24, inference at line 29, 32" in text.stdout
+
+
+def test_list_without_torch():
+    result = coder("--list")
+    assert result.returncode == 0 and result.stderr.splitlines() == ["torch not imported"]
+    assert result.stdout.count("\n") >= 39 and "nano_openvino_int8" in result.stdout
+
+
+def test_unknown_name_is_one_line_with_close_names():
+    result = coder("-o", "nano_jit_bf16_ipx", "--diff", EXAMPLE)
+    assert result.returncode == 2
+    assert errors(result) == ["coder: unknown transform 'nano_jit_bf16_ipx'; did you mean nano_jit_bf16_ipex, "
+                              "nano_jit_bf16, nano_bf16_ipex? (see --list)"]
+
+
+@pytest.mark.parametrize("content,message", [
+    ("x = 1\ndef f(:\n", "s.py:2:7: invalid syntax"),
+    (b"\x89PNG\r\n\x1a\n\0\0", "s.py: not a Python script (binary content)"),
+    (b"x = '\xe9'\n", "s.py: cannot decode the script: not valid UTF-8, and no coding declaration"),
+    (b"# -*- coding: ascii -*-\nx = '\xe9'\n", "s.py: cannot decode the script: not valid ascii at byte 29"),
+])
+def test_bad_scripts_are_one_line_exit_2(tmp_path, content, message):
+    path = tmp_path / "s.py"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    result = coder("-o", "nano_bf16", "--diff", "s.py", cwd=tmp_path)
+    assert (result.returncode, errors(result)) == (2, [f"coder: {message}"])
+
+
+def test_missing_script_and_directory(tmp_path):
+    assert errors(coder("-o", "nano_bf16", "nope.py", cwd=tmp_path)) == [
+        "coder: nope.py: cannot read: No such file or directory"]
+    assert errors(coder("-o", "nano_bf16", ".", cwd=tmp_path)) == ["coder: .: cannot read: Is a directory"]
+
+
+def test_usage_errors_are_one_line():
+    for args in ([], ["-o", "nano_bf16"], ["--frobnicate"]):
+        result = coder(*args)
+        assert result.returncode == 2 and len(errors(result)) == 1 and "Traceback" not in result.stderr
+
+
+def test_run_is_the_script_as_main_with_its_argv_file_path_and_exit_code(tmp_path):
+    folder = tmp_path / "app"
+    folder.mkdir()
+    write(folder / "helper.py", "VALUE = 42\n")
+    write(folder / "main.py", "import sys\nimport helper\n"
+          "print(__name__, __file__, sys.argv, helper.VALUE)\nsys.exit(3)\n")
+    result = coder("-o", "nano_bf16", "app/main.py", "--steps", "2", "-x", cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stdout == "__main__ app/main.py ['app/main.py', '--steps', '2', '-x'] 42\n"
+    assert errors(result) == ["coder: warning: app/main.py: no model found: the script is left unchanged"]
+
+
+def test_script_failure_shows_the_scripts_traceback(tmp_path):
+    write(tmp_path / "boom.py", "def f():\n    raise ValueError('bad input')\nf()\n")
+    result = coder("-o", "nano_bf16", "boom.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'File "boom.py", line 2, in f\n    raise ValueError(\'bad input\')' in result.stderr
+    assert "coder/runner.py" not in result.stderr and result.stderr.count("File ") == 2
+
+
+def test_skipped_model_warning_names_its_line():
+    script = ROOT / "fixtures" / "ipex_bf16_already" / "input.py"
+    result = coder("-o", "nano_bf16", "--diff", script)
+    assert result.stdout == ""
+    assert errors(result) == [f"coder: warning: {script}:6: 'model' is already optimized with ipex.optimize "
+                              "(line 10): not adding a second optimization"]
+
+
+def test_auto_dispatch_with_its_options(monkeypatch):
+    import coder.auto
+
+    calls = []
+    monkeypatch.setattr(coder.auto, "run", lambda *args: calls.append(args) or 0)
+    code = cli.main(["-o", "auto", "--only", "nano_bf16,nano_int8", "--exclude", "nano_fp32_ipex", "--json", "r.json",
+                     "--plot", "r.png", "--timeout", "30", "--calls", "5", "s.py", "--batch", "2"])
+    assert code == 0
+    assert calls == [("s.py", ["--batch", "2"], {"only": ["nano_bf16", "nano_int8"], "exclude": ["nano_fp32_ipex"],
+                                                "json": "r.json", "plot": "r.png", "timeout": 30.0, "calls": 5})]
+
+
+def test_auto_unavailable_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "coder.auto", None)
+    assert cli.main(["-o", "auto", "s.py"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_version():
+    result = coder("--version")
+    assert result.returncode == 0 and result.stdout.startswith("coder ")
