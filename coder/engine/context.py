@@ -23,6 +23,8 @@ class Placement:
 
 def place(tree: Tree, site: Site, model_statement: cst.CSTNode, training: list[cst.Call]) -> Placement | None:
     """Where the site's context goes; None when it cannot go anywhere safe."""
+    if isinstance(tree.enclosing(site.call, (cst.FunctionDef, cst.Lambda)), cst.Lambda):
+        return None  # a lambda runs later, outside any with around its definition
     function = tree.enclosing(site.call, (cst.FunctionDef,))
     withs = [a for a in _ancestors_in(tree, site.call, function) if isinstance(a, cst.With)]
     for node in withs:

@@ -82,7 +82,10 @@ def _model_at(tree: Tree, usage: Usage, node, target, built: Built) -> Model | N
     model = Model(var, var if built.kind == "model" else label, tree.line(node), statement, tree.scope_name(node))
     model.generative_pipeline = built.kind == "pipeline" and _generative_task(node.value)
     model.sites, model.entries = _sites(tree, usage, target, model)
-    if built.optimized_by:
+    trainer = usage.training_function(model.references) if isinstance(target, cst.Attribute) else None
+    if trainer is not None:
+        model.skipped = f"'{var}' is trained in {trainer.name.value}() (line {tree.line(trainer)}): left as it is"
+    elif built.optimized_by:
         model.skipped = f"'{var}' is already optimized with {built.optimized_by}: not adding a second optimization"
     elif not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         model.skipped = f"'{var}' is built where coder cannot add a statement after it: left as it is"
@@ -112,8 +115,15 @@ def _live_references(tree: Tree, usage: Usage, target: cst.Name, model: Model) -
 def _rebinding_line(tree: Tree, usage: Usage, target: cst.Name, model: Model) -> float:
     scope = tree.scopes.get(target)
     lines = [tree.line(a.node) for a in scope.assignments[target.value]
-             if isinstance(a.node, cst.Name) and a.node is not target and not _rebinds_itself(tree, a.node)]
+             if isinstance(a.node, cst.Name) and a.node is not target and not _rebinds_itself(tree, a.node)
+             and _encloses(tree, a.node, model.statement)]
     return min([line for line in lines if line > model.line], default=float("inf"))
+
+
+def _encloses(tree: Tree, rebinding: cst.Name, statement: cst.CSTNode) -> bool:
+    """The rebinding sits in the block of ``statement`` or around it (not in a sibling branch)."""
+    block = tree.parent(tree.statement_of(rebinding))
+    return block is not None and tree.within(statement, block)
 
 
 def _rebinds_itself(tree: Tree, name: cst.Name) -> bool:

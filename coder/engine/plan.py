@@ -52,14 +52,16 @@ def _plan_optimizer_call(analysis: Analysis, recipe: Recipe, model: Model, plan:
                              f"which generate() cannot use; adding only InferenceOptimizer.get_context")
         return
     loader, after = _calibration_loader(analysis, model) if recipe.calibrates else (None, model.ready.after)
-    plan.inserts[after].append(f"{model.target} = {recipe.build(model.target, loader)}")
+    call = f"{model.target} = {recipe.build(model.target, loader)}"
+    if call not in plan.inserts[after]:  # alternatives (try/except) that become ready at one place
+        plan.inserts[after].append(call)
 
 
 def _plan_contexts(analysis: Analysis, model: Model, plan: Plan, training: list[cst.Call]) -> None:
     for site in model.sites:
         placement = place(analysis.tree, site, model.statement, training)
         if placement is None:
-            plan.warnings.append(f"{site.line}: no safe place for InferenceOptimizer.get_context here: left as it is")
+            plan.warnings.append(f"{site.line}: no safe place for InferenceOptimizer.get_context around this call (a lambda, or the statement that builds the model): it runs without it")
         elif placement.how != "done":
             plan.add(placement.how, placement.node, site.target)
 

@@ -23,19 +23,41 @@ def find_ready_point(tree: Tree, usage: Usage, model, training: list[cst.Call]) 
     """The ready point of ``model``, or why there is none (a warning)."""
     if label := _optimized_elsewhere(tree, model):
         return f"'{model.var}' is already optimized with {label}: not adding a second optimization"
-    body = list(tree.parent(model.statement).body)
-    start = next(i for i, s in enumerate(body) if s is model.statement)
-    home = tree.enclosing(model.statement, (cst.FunctionDef,))
+    statement = model.statement
+    while True:
+        result, used = _scan_block(tree, usage, model, training, statement)
+        owner = _conditional_owner(tree, statement)
+        if used or owner is None:
+            return result
+        statement = owner  # built in an if/try/with and used after it: look from there
+
+
+def _scan_block(tree: Tree, usage: Usage, model, training, statement) -> tuple[ReadyPoint | str, bool]:
+    """The ready point among the statements following ``statement`` in its block, and whether the
+    model is used for inference in that block."""
+    body = list(tree.parent(statement).body)
+    start = next(i for i, s in enumerate(body) if s is statement)
+    home = tree.enclosing(statement, (cst.FunctionDef,))
     inference = _positions(tree, body, usage.reaching_calls(model.entries, home), start)
     trained = _positions(tree, body, usage.reaching_calls(training, home), start)
     first_use = min(inference, default=_rebinding_index(body, start, model.var))
     if first_use in trained:
         return (f"'{model.var}' is trained and used for inference in the same statement "
-                f"(line {tree.line(body[first_use])}): left as it is")
+                f"(line {tree.line(body[first_use])}): left as it is"), True
     preparing = [i for i in range(start + 1, first_use) if i in trained or _prepares(body[i], model.var)]
     ready = max([start] + preparing)
     after = body[ready]
-    return ReadyPoint(after, _last_line(tree, after), _patched(tree, model), tuple(body[ready + 1:first_use]))
+    window = tuple(body[ready + 1:first_use])
+    return ReadyPoint(after, _last_line(tree, after), _patched(tree, model), window), bool(inference)
+
+
+def _conditional_owner(tree: Tree, statement: cst.CSTNode) -> cst.CSTNode | None:
+    """The if/try/with statement whose block holds ``statement`` (None for loops, functions, module)."""
+    block = tree.parent(statement)
+    if not isinstance(block, cst.IndentedBlock):
+        return None
+    owner = tree.statement_of(tree.parent(block))
+    return owner if isinstance(owner, CONDITIONAL) else None
 
 
 def _positions(tree: Tree, body: list, nodes: list[cst.CSTNode], start: int) -> set[int]:

@@ -71,6 +71,14 @@ class Usage:
         step = next((a for a in self.tree.ancestors(call) if isinstance(a, (cst.For, cst.While, cst.FunctionDef))), None)
         return step is not None and any(self.tree.within(c, step) for c in self._steps)
 
+    def training_function(self, references: list[cst.CSTNode]) -> cst.FunctionDef | None:
+        """A function that refers to the model and runs backward() or step()."""
+        for reference in references:
+            function = self.tree.enclosing(reference, (cst.FunctionDef,))
+            if function is not None and any(self.tree.within(c, function) for c in self._steps):
+                return function
+        return None
+
     def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
         if not (isinstance(parent, cst.Attribute) and parent.value is node
                 and parent.attr.value in names.INFERENCE_METHODS):

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import coder
+import coder.engine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -92,3 +93,9 @@ def test_pipeline_and_generate_models():
 def test_torch_load_and_hub_models():
     assert [m["var"] for m in inspect_case("torch_load_and_hub")["models"]] == ["detector", "midas"]
 
+
+
+def test_self_model_trained_in_a_method_is_skipped():
+    assert inspect_case("trainer_class_skipped")["models"] == []
+    warnings = coder.engine.patch((FIXTURES / "trainer_class_skipped" / "input.py").read_text(), "nano_bf16").warnings
+    assert warnings == ("9: 'self.net' is trained in train_step() (line 12): left as it is",)

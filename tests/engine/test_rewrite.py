@@ -142,3 +142,22 @@ def test_coder_patch_returns_text_and_warns():
 
     with pytest.warns(engine.CoderWarning, match="no model found"):
         assert coder.patch("x = 1\n", "nano_bf16") == "x = 1\n"
+
+
+def test_lambda_site_is_left_with_a_warning():
+    result = patch("m = models.resnet18()\npredict = lambda x: m(x)\nm(1)\n")
+    assert "predict = lambda x: m(x)\nwith InferenceOptimizer.get_context(m):\n    m(1)\n" in result.source
+    assert result.warnings[0].startswith("4: no safe place for InferenceOptimizer.get_context")
+
+
+def test_alternatives_in_try_except_get_one_call_after_the_weights_load():
+    result = patch('''\
+        try:
+            m = torch.load("m.pt")
+        except OSError:
+            m = models.resnet18()
+        m.load_state_dict(state)
+        m(1)
+        ''')
+    assert body_of(result).count("InferenceOptimizer.trace") == 1
+    assert "m.load_state_dict(state)\nm = InferenceOptimizer.trace(" in result.source
