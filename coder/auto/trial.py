@@ -24,6 +24,8 @@ ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 FALLBACK_LINE = re.compile(r"coder: .* not used, running the original model: (?P<reason>.*)")
 # coder.backend.availability.MissingLibrary's message, as a fallback reason
 MISSING_LIBRARY = re.compile(r"^(?P<module>[\w.]+) is not installed: ")
+# coder.backend.wrapper's fallback reason when its parity check fails
+RUNTIME_DRIFT = "output differs from the original model"
 # runtime calls before it serves steadily: one build call and one more checked call (wrapper.py's
 # VERIFY_CALLS = 2), one more for TorchScript's profiling; INT8 first calibrates on CALIB_CALLS
 STEADY_AFTER = 3
@@ -137,16 +139,26 @@ def status_of(trial: Trial, returncode, result: Result, timed_out: bool) -> tupl
         return FAIL_TO_FORWARD, error_line(trial.output("stderr"), returncode)
     fallback = fallback_of(result.models, trial.output("stderr"))
     if fallback:
-        missing = MISSING_LIBRARY.match(fallback)
-        return (LACK_DEPENDENCY, missing["module"]) if missing else (FAIL_TO_CONVERT, fallback)
+        return fallback_status(fallback)
     if not result.ran:
         return NO_MODEL_CALL, "the script ended without calling a model"
-    if result.timed_calls == 0:
-        return SUCCESSFUL, f"{sum(m['calls'] for m in result.models)} calls: latency includes warm-up"
     limit = drift_limit(trial.method)
     if result.max_rel_err is not None and result.max_rel_err > limit:
         return DRIFT_TOO_LARGE, f"max rel err {result.max_rel_err:.2g} > {limit:g}"
+    if result.timed_calls == 0:
+        return SUCCESSFUL, f"{sum(m['calls'] for m in result.models)} calls: latency includes warm-up"
     return SUCCESSFUL, None
+
+
+def fallback_status(reason: str) -> tuple[str, str]:
+    """The runtime served the original model: because a library is missing, because its own
+    check found the output drifted, or because the conversion failed."""
+    missing = MISSING_LIBRARY.match(reason)
+    if missing:
+        return LACK_DEPENDENCY, missing["module"]
+    if reason.startswith(RUNTIME_DRIFT):
+        return DRIFT_TOO_LARGE, f"runtime check: {reason}"
+    return FAIL_TO_CONVERT, reason
 
 
 def fallback_of(models: list[dict], stderr: str) -> str | None:

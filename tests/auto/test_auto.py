@@ -15,8 +15,8 @@ from coder import auto
 SCRIPTS = Path(__file__).parent / "scripts"
 
 
-def coder_auto(*options, script, env=None, timeout=240):
-    command = [sys.executable, "-m", "coder", "-o", "auto", *options, str(SCRIPTS / script)]
+def coder_auto(*options, script, script_args=(), env=None, timeout=240):
+    command = [sys.executable, "-m", "coder", "-o", "auto", *options, str(SCRIPTS / script), *script_args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -63,6 +63,26 @@ def test_drift_the_runtime_checks_miss_is_reported(tmp_path):
     assert results["original"]["status"] == "successful" and results["original"]["max_rel_err"] == 0
     assert results["nano_jit_fp32"]["status"] == "drift too large"
     assert results["nano_jit_fp32"]["max_rel_err"] > 1.0
+
+
+@pytest.mark.slow
+def test_drift_the_runtime_catches_is_reported_with_its_reason(tmp_path):
+    report = tmp_path / "auto.json"
+    coder_auto("--only", "nano_jit_fp32", "--exclude", "original", "--calls", "3", "--json", str(report),
+               script="gate.py", script_args=["2"])
+    result = results_by_method(report)["nano_jit_fp32"]
+    assert result["status"] == "drift too large"
+    assert result["reason"].startswith("runtime check: output differs from the original model")
+
+
+@pytest.mark.slow
+def test_a_model_no_runtime_can_convert_fails_to_convert(tmp_path):
+    report = tmp_path / "auto.json"
+    done = coder_auto("--only", "nano_jit_fp32", "--exclude", "original", "--calls", "3", "--json", str(report),
+                      script="unconvertible.py")
+    result = results_by_method(report)["nano_jit_fp32"]
+    assert done.returncode == 0 and result["status"] == "fail to convert"
+    assert "non-tensor value (str)" in result["reason"] and result["latency_ms"] > 0
 
 
 def test_a_missing_library_is_reported_without_running(tmp_path):

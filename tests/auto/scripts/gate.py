@@ -1,5 +1,8 @@
-"""A model whose branch depends on the data: a trace bakes in the branch of its first inputs,
-the runtime's checks on the first calls pass, and the drift shows only when the inputs change."""
+"""A model whose branch depends on the data: a trace bakes in the branch of its first inputs.
+The inputs change sign at call SWITCH (default 4): after the runtime's own checks on the first
+two calls, so only -o auto's later checks see the drift; SWITCH=2 puts it inside them."""
+
+import sys
 
 import torch
 
@@ -15,10 +18,11 @@ class Gate(torch.nn.Module):
         return -self.linear(x)
 
 
+switch = int(sys.argv[1]) if len(sys.argv) > 1 else 4
 torch.manual_seed(0)
 model = Gate()
 model.eval()
 with torch.no_grad():
     for step in range(100):
-        x = torch.rand(4, 16) if step < 3 else -torch.rand(4, 16)
+        x = torch.rand(4, 16) if step + 1 < switch else -torch.rand(4, 16)
         y = model(x)
