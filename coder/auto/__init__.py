@@ -49,10 +49,16 @@ class Settings:
         self.timeout = float(options.get("timeout") or DEFAULT_TIMEOUT)
         self.json = options.get("json")
         self.plot = options.get("plot")
-        self.threads = os.environ.get("OMP_NUM_THREADS") or str(len(os.sched_getaffinity(0)))
+        self.threads = os.environ.get("OMP_NUM_THREADS") or str(usable_cpus())
 
     def about(self) -> dict:
         return report.context(self.script, self.script_args, self.threads, self.calls)
+
+
+def usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def names_in(value) -> list[str]:

@@ -17,6 +17,7 @@ the original, default 3), CODER_RECORD_SECONDS (default 20).
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import statistics
@@ -209,12 +210,22 @@ class RecordingProxy:
         return self._recorded_call(target, "__call__", args, kwargs)
 
     def __getattr__(self, name):
-        value = getattr(object.__getattribute__(self, "_target"), name)
+        target = object.__getattribute__(self, "_target")
+        value = getattr(target, name)
         if name in TIMED_METHODS and callable(value):
             return lambda *args, **kwargs: self._recorded_call(value, name, args, kwargs)
-        if callable(value) and not isinstance(value, type):
+        if inspect.ismethod(value) and value.__self__ is target:
             return self._returning_proxy(value)
-        return value
+        return value  # attributes and submodules as they are
+
+    def __getitem__(self, key):
+        return object.__getattribute__(self, "_target")[key]
+
+    def __len__(self):
+        return len(object.__getattribute__(self, "_target"))
+
+    def __iter__(self):
+        return iter(object.__getattribute__(self, "_target"))
 
     def __setattr__(self, name, value):
         setattr(object.__getattribute__(self, "_target"), name, value)

@@ -66,6 +66,7 @@ def test_proxy_forwards_attributes_and_keeps_itself_through_eval(tmp_path, monke
     proxy = recording.wrap(model, model)
     assert proxy.config == {"labels": 10} and isinstance(proxy, torch.nn.Sequential)
     assert proxy.eval() is proxy and len(list(proxy.parameters())) == 4
+    assert proxy[2] is model[2] and proxy[2].weight.shape == (10, 32) and len(proxy) == 3
     proxy.threshold = 0.5
     assert model.threshold == 0.5 and recording.unwrap(proxy) is model
 
