@@ -80,6 +80,8 @@ def selected_methods(only, exclude) -> list[str]:
     # the original is the baseline of every speedup: kept unless excluded by name
     if wanted and ORIGINAL not in unwanted and ORIGINAL not in chosen:
         chosen.insert(0, ORIGINAL)
+    if not chosen:
+        raise UsageError("--only and --exclude leave nothing to run")
     return chosen
 
 
@@ -119,9 +121,19 @@ def run_all(methods: list[str], settings: Settings) -> tuple[list[Result], bool]
 
 
 def header(methods: list[str], settings: Settings) -> str:
-    return (f"coder -o auto: {len(methods)} methods on {settings.script}, "
+    text = (f"coder -o auto: {len(methods)} methods on {settings.script}, "
             f"{settings.threads} threads, {settings.calls} timed calls each, "
             f"time limit {settings.timeout:.0f} s per method")
+    return text + busy_warning()
+
+
+def busy_warning() -> str:
+    """Other work on the CPUs makes multi-threaded timings swing 10x and more: say so."""
+    load, cpus = os.getloadavg()[0], usable_cpus()
+    if load < cpus * 0.75:
+        return ""
+    return (f"\ncoder: the machine is busy (load {load:.1f} on {cpus} CPUs): latencies will be noisy; "
+            f"rerun when it is quiet, or with OMP_NUM_THREADS=1")
 
 
 def run_one(method: str, settings: Settings, workdir: Path, progress: Progress) -> Result:

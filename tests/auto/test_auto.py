@@ -133,3 +133,5 @@ def test_only_keeps_the_original_as_baseline_and_exclude_removes_names():
     assert auto.selected_methods(["nano_bf16"], None) == ["original", "nano_bf16"]
     chosen = auto.selected_methods(None, "original,nano_bf16")
     assert "original" not in chosen and "nano_bf16" not in chosen and len(chosen) == 19
+    with pytest.raises(auto.UsageError, match="leave nothing to run"):
+        auto.selected_methods("nano_bf16", "original,nano_bf16")
