@@ -61,6 +61,8 @@ def analyze(tree: Tree) -> Analysis:
     training = usage.training_calls()
     models = []
     for node in index.assignments:
+        if _inside_model_class(tree, classifier, node):
+            continue  # a layer of a model being defined, not a model a script runs
         for target, position in assignment_pairs(node):
             built = classifier.classify(node.value, position)
             if built is not None and (model := _model_at(tree, usage, node, target, built)):
@@ -71,6 +73,11 @@ def analyze(tree: Tree) -> Analysis:
     warnings = [f"{m.line}: {m.skipped}" for m in models if m.skipped]
     kept = [m for m in models if m.sites or m.skipped]
     return Analysis(tree, kept, loaders, warnings, training)
+
+
+def _inside_model_class(tree: Tree, classifier: Classifier, node: cst.CSTNode) -> bool:
+    owner = tree.enclosing(node, (cst.ClassDef,))
+    return owner is not None and owner.name.value in classifier.model_classes
 
 
 def _model_at(tree: Tree, usage: Usage, node, target, built: Built) -> Model | None:

@@ -99,3 +99,10 @@ def test_self_model_trained_in_a_method_is_skipped():
     assert inspect_case("trainer_class_skipped")["models"] == []
     warnings = coder.engine.patch((FIXTURES / "trainer_class_skipped" / "input.py").read_text(), "nano_bf16").warnings
     assert warnings == ("9: 'self.net' is trained in train_step() (line 12): left as it is",)
+
+
+def test_layers_of_a_model_class_are_not_models():
+    source = ("import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self):\n"
+              "        super().__init__()\n        self.body = nn.Sequential(nn.ReLU())\n"
+              "    def forward(self, x):\n        return self.body(x)\nb = Block()\nb(1)\n")
+    assert models_of(source) == [("b", 8, 8, "<module>")]
