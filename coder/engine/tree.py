@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import libcst as cst
-from libcst._metadata_dependent import LazyValue
-from libcst.metadata import (
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    QualifiedNameProvider,
-    ScopeProvider,
-)
+from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from coder.engine.source import Reduced, ScriptError, check_syntax, relevant_chunks, split_lines
 
@@ -33,11 +26,10 @@ class Tree:
         except cst.ParserSyntaxError as error:
             raise ScriptError(str(error.message), *self._script_position(error)) from None
         self.module = wrapper.module
-        metadata = wrapper.resolve_many([ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
-        self._parents = metadata[ParentNodeProvider]
+        metadata = wrapper.resolve_many([PositionProvider, ScopeProvider])
         self._positions = metadata[PositionProvider]
-        self._names = metadata[QualifiedNameProvider]
         self.scopes = metadata[ScopeProvider]
+        self._parents = _Parents(self.module).parents
 
     def _script_position(self, error: cst.ParserSyntaxError) -> tuple[int, int]:
         return self.reduced.script_line(max(error.raw_line, 1)), error.raw_column + 1
@@ -55,10 +47,8 @@ class Tree:
         return self.reduced.script_line(self._positions[node].start.line)
 
     def qualified(self, node: cst.CSTNode) -> set[str]:
-        names = self._names.get(node, ())
-        if isinstance(names, LazyValue):  # QualifiedNameProvider computes on first use
-            names = names()
-        return {q.name for q in names}
+        scope = self.scopes.get(node)  # asked of the scope directly: cheaper than QualifiedNameProvider
+        return {q.name for q in scope.get_qualified_names_for(node)} if scope is not None else set()
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
@@ -80,3 +70,21 @@ class Tree:
     def scope_name(self, node: cst.CSTNode) -> str:
         names = [a.name.value for a in self.ancestors(node) if isinstance(a, (cst.FunctionDef, cst.ClassDef))]
         return ".".join(reversed(names)) or "<module>"
+
+
+class _Parents(cst.CSTVisitor):
+    """Each node's parent (ParentNodeProvider's answer, in one lighter pass)."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
+        module.visit(self)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[node] = self._stack[-1]
+        self._stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._stack.pop()
