@@ -16,10 +16,13 @@ venv-latest:
 	@PYTHON=$(PYTHON) requirements/venv.sh $(LATEST_VENV) requirements/latest.txt latest,dev
 
 demo: venv
-	$(VENV)/bin/python -m coder --list
-	$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) --diff $(EXAMPLE)
-	$(VENV)/bin/python $(EXAMPLE)
-	$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) $(EXAMPLE)
+	@echo "== what coder changes in $(EXAMPLE) for -o $(DEMO_TRANSFORM)"
+	@$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) --diff $(EXAMPLE)
+	@echo "== the script as written"
+	@$(VENV)/bin/python $(EXAMPLE)
+	@echo "== the script patched by coder (python -m coder -o $(DEMO_TRANSFORM) $(EXAMPLE))"
+	@$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) $(EXAMPLE)
+	@echo "== python -m coder --list shows all 20 transforms; -o auto tries them all"
 
 test: venv
 	$(VENV)/bin/python -m pytest
