@@ -44,3 +44,8 @@ def targets_from(calib_data, limit: int = MAX_CALIB_BATCHES) -> list:
     """The ``y`` of each ``(x, y)`` item, for metric-based acceptance."""
     return [item[1] for item in islice(iter(calib_data), limit)
             if isinstance(item, (tuple, list)) and len(item) > 1]
+
+
+def as_items(calls: list[tuple[tuple, dict]]) -> list:
+    """Calls back into items ``as_call`` reads the same way (a re-iterable calib_data)."""
+    return [call[1] if call[1] and not call[0] else (tuple(call[0]),) for call in calls]

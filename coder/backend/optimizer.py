@@ -27,7 +27,8 @@ class InferenceOptimizer:
         recipe = trace_recipe(accelerator, use_ipex, channels_last)
         if recipe is None:
             return recording.wrap(model, model)
-        return recording.wrap(_accelerate(model, recipe, input_sample, thread_num), model)
+        options = {"accelerator": accelerator, "use_ipex": use_ipex, "channels_last": channels_last}
+        return recording.wrap(_accelerate(model, recipe, input_sample, thread_num, ("trace", options)), model)
 
     @staticmethod
     def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
@@ -42,7 +43,10 @@ class InferenceOptimizer:
         calibration = flat_batches(calls_from(calib_data)) if calib_data is not None else None
         if input_sample is None and calib_data is not None and precision == "int8":
             input_sample = calls_from(calib_data, 1)[0]
-        accelerated = _accelerate(model, recipe, input_sample, thread_num, calibration, calib_calls)
+        options = {"precision": precision, "accelerator": accelerator, "use_ipex": use_ipex,
+                   "channels_last": channels_last}
+        accelerated = _accelerate(model, recipe, input_sample, thread_num, ("quantize", options),
+                                  calibration, calib_calls)
         if metric is not None and calib_data is not None:
             from coder.backend.metric import check_metric
 
@@ -85,12 +89,14 @@ class InferenceOptimizer:
         return best_model(self.results, **options)
 
 
-def _accelerate(model, recipe: Recipe, input_sample, thread_num, calibration=None, calib_calls=None):
+def _accelerate(model, recipe: Recipe, input_sample, thread_num, how, calibration=None, calib_calls=None):
+    """The wrapper for ``recipe``; ``how`` = (method, options) lets ``save`` replay the call."""
     if isinstance(model, torch.nn.Module):
         model.eval()
     calib_calls = calib_calls or (len(calibration) if calibration else None)
     accelerated = AcceleratedModel(model, recipe, thread_num=thread_num, calibration=calibration,
                                    calib_calls=calib_calls)
+    accelerated.how = how
     missing = [module for module in recipe.requires if not has(module)]
     if missing:
         accelerated.fall_back(str(MissingLibrary(missing[0])))

@@ -81,6 +81,11 @@ class AcceleratedModel(torch.nn.Module):
             return self._checked_call(runtime, tensors, args, kwargs)
         return runtime.output.rebuild(self._run(runtime.runner, tensors))
 
+    def forget_runtimes(self) -> None:
+        """Drop built runtimes (e.g. in a forked worker, whose copies would share thread pools);
+        the next calls rebuild and re-check them."""
+        self._runtimes.clear()
+
     def build_now(self, args: tuple, kwargs: dict) -> None:
         """Build for this sample call right away (``input_sample`` given), still checked."""
         call, tensors = flatten_call(args, kwargs)
@@ -100,15 +105,15 @@ class AcceleratedModel(torch.nn.Module):
         try:
             output, expected = flatten_output(reference)
             sample = prepare_inputs(tensors, self.recipe.channels_last)
-            request = BuildRequest(self.original, call, sample, self.calibration, self.thread_num)
-            runner = self._build(request)
-            self._accept_or_fall_back(self._run(runner, tensors), expected)
+            runner = self._build(BuildRequest(self.original, call, sample, self.calibration, self.thread_num))
+            produced = self._run(runner, tensors)
         except Exception as error:  # any conversion failure must leave the user's script running
             self.fall_back(_one_line(error))
             return reference
-        if self.fallback_reason is None:
-            self._runtimes[key] = _Runtime(runner, output, VERIFY_CALLS - 1)
-        return reference
+        if not self._accept_or_fall_back(produced, expected):
+            return reference
+        self._runtimes[key] = _Runtime(runner, output, VERIFY_CALLS - 1)
+        return output.rebuild(produced)
 
     def _build(self, request: BuildRequest) -> Runner:
         require(*self.recipe.requires)
@@ -125,16 +130,18 @@ class AcceleratedModel(torch.nn.Module):
     def _checked_call(self, runtime: _Runtime, tensors, args, kwargs):
         reference = self.original(*args, **kwargs)
         _, expected = flatten_output(reference)
-        self._accept_or_fall_back(self._run(runtime.runner, tensors), expected)
+        produced = self._run(runtime.runner, tensors)
         runtime.checks_left -= 1
-        return reference
+        return runtime.output.rebuild(produced) if self._accept_or_fall_back(produced, expected) else reference
 
-    def _accept_or_fall_back(self, produced: list, expected: list[torch.Tensor]) -> None:
+    def _accept_or_fall_back(self, produced: list, expected: list[torch.Tensor]) -> bool:
+        """True when ``produced`` is within tolerance of ``expected``; otherwise fall back."""
         got = [t if isinstance(t, torch.Tensor) else torch.from_numpy(t) for t in produced]
         error = worst_error(got, expected)
         tolerance = TOLERANCE[self.recipe.precision]
         if error > tolerance:
             self.fall_back(f"output differs from the original model (relative error {error:.3g} > {tolerance:g})")
+        return error <= tolerance
 
     def fall_back(self, reason: str) -> None:
         """Serve the original model from now on, after one warning naming ``reason``."""

@@ -1,0 +1,54 @@
+"""``save``/``load``: the original model, the call that accelerated it, and its calibration.
+
+A runtime graph (TorchScript, ONNX, OpenVINO IR, compiled INT8) is tied to the library
+versions that built it, so it is not stored: ``load`` replays the optimizer call and the
+runtime is rebuilt (and checked again) on the first call, from the stored calibration inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from coder.backend.wrapper import AcceleratedModel
+
+META = "coder_backend.json"
+MODEL = "model.pt"
+CALIBRATION = "calibration.pt"
+
+
+def save(model, path) -> Path:
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    original = model.original if isinstance(model, AcceleratedModel) else model
+    torch.save(original, folder / MODEL)
+    meta = {"method": None}
+    if isinstance(model, AcceleratedModel):
+        method, options = model.how
+        meta = {"method": method, "options": options, "thread_num": model.thread_num,
+                "calib_calls": model.calib_calls}
+        torch.save(model.calibration, folder / CALIBRATION)
+    (folder / META).write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+def load(path, model=None):
+    """The saved model, accelerated again; ``model`` (same architecture) receives the weights."""
+    folder = Path(path)
+    meta = json.loads((folder / META).read_text())
+    stored = torch.load(folder / MODEL, weights_only=False)
+    if model is not None:
+        model.load_state_dict(stored.state_dict())
+        stored = model
+    if meta["method"] is None:
+        return stored
+    from coder.backend.optimizer import InferenceOptimizer
+
+    extra = {"calib_calls": meta["calib_calls"]} if meta["method"] == "quantize" else {}
+    accelerated = getattr(InferenceOptimizer, meta["method"])(
+        stored, **meta["options"], thread_num=meta["thread_num"], **extra)
+    if (folder / CALIBRATION).exists():
+        accelerated.calibration = torch.load(folder / CALIBRATION)
+    return accelerated

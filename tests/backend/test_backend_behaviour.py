@@ -1,0 +1,172 @@
+"""How the accelerated model behaves: laziness, structure, attributes, shapes, fallback."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from coder.backend import InferenceOptimizer
+from coder.backend.availability import MissingLibrary, require
+from coder.backend.recipe import Recipe
+from coder.backend.wrapper import VERIFY_CALLS, AcceleratedModel
+from tests.backend.conftest import coder_warnings, images, tokens
+from transforms import IPEX_STACK_HINT
+
+
+class DataDependentBranch(torch.nn.Module):
+    """A trace records only the branch its sample took, so later inputs go wrong."""
+
+    def forward(self, x):
+        if x.mean() > 0:
+            return x * 2
+        return x - 1
+
+
+class LabelOutput(torch.nn.Module):
+    """Returns a Python int beside the tensor: nothing a graph runtime can give back."""
+
+    def forward(self, x):
+        y = x * 3
+        return y, int(y.argmax())
+
+
+class DictInDictOut(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 4)
+        self.note = "kept"
+
+    def forward(self, x, *, scale=None):
+        out = self.linear(x)
+        return {"logits": out * scale if scale is not None else out, "pair": (out.relu(), out.sigmoid())}
+
+
+def call_many(model, inputs_list):
+    with torch.no_grad():
+        return [model(x) for x in inputs_list]
+
+
+def test_import_is_cheap():
+    code = ("import sys, coder.backend; heavy = ['onnxruntime', 'openvino', 'intel_extension_for_pytorch', "
+            "'nncf', 'neural_compressor', 'torch']; print([m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_plain_trace_returns_the_model_itself(resnet18):
+    assert InferenceOptimizer.trace(resnet18) is resnet18
+
+
+def test_lazy_build_happens_on_first_call(resnet18):
+    model = InferenceOptimizer.trace(resnet18, accelerator="jit")
+    assert not model.accelerated
+    call_many(model, [images(1, 0)])
+    assert model.accelerated
+
+
+def test_input_sample_builds_right_away(resnet18):
+    model = InferenceOptimizer.trace(resnet18, accelerator="onnxruntime", input_sample=images(2, 0))
+    assert model.accelerated
+
+
+@pytest.mark.parametrize("accelerator", ["jit", "onnxruntime", "openvino"])
+def test_data_dependent_control_flow_falls_back(accelerator, runtime_warnings):
+    model = InferenceOptimizer.trace(DataDependentBranch(), accelerator=accelerator)
+    positive, negative = torch.ones(2, 3), torch.full((2, 3), -3.0)
+    outputs = call_many(model, [positive, negative, negative])
+    assert torch.equal(outputs[2], negative - 1)
+    assert model.fallback_reason
+    assert len(coder_warnings(runtime_warnings)) == 1
+
+
+@pytest.mark.parametrize("accelerator", ["jit", "onnxruntime", "openvino"])
+def test_non_tensor_output_falls_back(accelerator, runtime_warnings):
+    model = InferenceOptimizer.trace(LabelOutput(), accelerator=accelerator)
+    x = torch.rand(2, 5)
+    assert call_many(model, [x])[0][1] == LabelOutput()(x)[1]
+    [message] = coder_warnings(runtime_warnings)
+    assert "non-tensor" in message and "\n" not in message
+
+
+def test_random_mobilenet_int8_drift_is_caught(runtime_warnings):
+    import torchvision
+
+    torch.manual_seed(0)
+    raw = torchvision.models.mobilenet_v3_small(weights=None).eval()  # outputs ~1e-15
+    model = InferenceOptimizer.quantize(raw, precision="int8", accelerator="openvino", calib_calls=1)
+    x = images(1, 0)
+    assert torch.equal(call_many(model, [x])[0], raw(x))
+    assert "relative error" in model.fallback_reason
+    assert len(coder_warnings(runtime_warnings)) == 1
+
+
+def test_missing_library_warns_once_with_pip_command(runtime_warnings):
+    recipe = Recipe("imaginary", "fp32", lambda request: None, "any", ("coder_imaginary_runtime",))
+    model = AcceleratedModel(torch.nn.Identity(), recipe)
+    x = torch.rand(2)
+    assert torch.equal(call_many(model, [x, x])[1], x)
+    [message] = coder_warnings(runtime_warnings)
+    assert "coder_imaginary_runtime is not installed: pip install coder_imaginary_runtime" in message
+
+
+def test_missing_library_error_is_one_line():
+    with pytest.raises(MissingLibrary) as raised:
+        require("torch", "coder_imaginary_runtime")
+    assert "\n" not in str(raised.value)
+
+
+def test_ipex_request_without_ipex_says_it_needs_the_ipex_stack(resnet18, runtime_warnings):
+    if importlib.util.find_spec("intel_extension_for_pytorch"):
+        pytest.skip("IPEX is installed here")
+    model = InferenceOptimizer.quantize(resnet18, precision="bf16", use_ipex=True)
+    x = images(1, 0)
+    assert torch.equal(call_many(model, [x])[0], resnet18(x))
+    [message] = coder_warnings(runtime_warnings)
+    assert IPEX_STACK_HINT in message
+
+
+@pytest.mark.parametrize("accelerator", ["jit", "onnxruntime", "openvino"])
+def test_dicts_tuples_keywords_and_attributes_survive(accelerator, runtime_warnings):
+    original = DictInDictOut().eval()
+    model = InferenceOptimizer.trace(original, accelerator=accelerator)
+    scale = torch.full((1,), 2.0)
+    with torch.no_grad():
+        for batch in (3, 3, 3, 5):
+            got, want = model(torch.rand(batch, 8), scale=scale), None
+        x = torch.rand(5, 8)
+        got, want = model(x, scale=scale), original(x, scale=scale)
+    assert set(got) == {"logits", "pair"} and isinstance(got["pair"], tuple)
+    torch.testing.assert_close(got["logits"], want["logits"], rtol=1e-4, atol=1e-5)
+    assert model.note == "kept" and model.accelerated
+    assert not coder_warnings(runtime_warnings)
+
+
+def test_bf16_outputs_come_back_float32(bert):
+    model = InferenceOptimizer.quantize(bert, precision="bf16", accelerator="jit")
+    with torch.no_grad():
+        out = [model(**tokens(2, seed)) for seed in range(VERIFY_CALLS + 1)][-1]
+    assert out.last_hidden_state.dtype == torch.float32
+    assert model.config is bert.config
+
+
+def test_generate_delegates_to_the_original():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(vocab_size=50, n_embd=32, n_layer=1, n_head=2, n_positions=32)
+    original = transformers.GPT2LMHeadModel(config).eval()
+    model = InferenceOptimizer.trace(original, accelerator="jit")
+    ids = torch.randint(0, 50, (1, 4))
+    generated = model.generate(ids, max_new_tokens=3, do_sample=False, pad_token_id=0)
+    assert generated.shape == (1, 7)
+
+
+def test_get_context_sets_threads_and_no_grad(resnet18):
+    model = InferenceOptimizer.trace(resnet18, accelerator="jit", thread_num=1)
+    before = torch.get_num_threads()
+    with InferenceOptimizer.get_context(model):
+        assert torch.get_num_threads() == 1 and not torch.is_grad_enabled()
+        model(images(1, 0))
+    assert torch.get_num_threads() == before

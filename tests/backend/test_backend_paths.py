@@ -1,0 +1,75 @@
+"""Every named transform on resnet18, mobilenet_v3_small and a tiny BERT, batch 1 then 4.
+
+Each model is called until its runtime is built, calibrated (INT8) and past its verification
+calls; then the accelerated outputs must match the original's at the documented tolerance,
+keep the original's output type, come back as float32, and no fallback may have happened.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.utils._pytree as pytree
+
+import transforms
+from coder.backend import InferenceOptimizer
+from coder.backend.parity import TOLERANCE, worst_error
+from coder.backend.wrapper import VERIFY_CALLS
+from tests.backend.conftest import coder_warnings, images, tokens
+
+CALIB_CALLS = 2  # fewer than the default, to keep the suite quick
+WARM_CALLS = CALIB_CALLS + VERIFY_CALLS
+
+
+def precision_of(entry) -> str:
+    return entry.kwargs.get("precision", "fp32")
+
+
+def marks(entry):
+    return [pytest.mark.ipex] if entry.kwargs.get("use_ipex") else []
+
+
+CASES = [pytest.param(entry, id=entry.name, marks=marks(entry)) for entry in transforms.CATALOG]
+
+
+def optimize(entry, model):
+    extra = {"calib_calls": CALIB_CALLS} if entry.is_int8 else {}
+    return getattr(InferenceOptimizer, entry.method)(model, **entry.kwargs, **extra)
+
+
+def call(model, inputs):
+    with torch.no_grad():
+        return model(**inputs) if isinstance(inputs, dict) else model(inputs)
+
+
+def assert_runs_like_original(entry, model, make_inputs, runtime_warnings):
+    accelerated = optimize(entry, model)
+    for batch in (1, 4):
+        for seed in range(WARM_CALLS):
+            call(accelerated, make_inputs(batch, seed))
+        inputs = make_inputs(batch, 99)
+        got, want = call(accelerated, inputs), call(model, inputs)
+        assert type(got) is type(want)
+        got_leaves, want_leaves = pytree.tree_leaves(got), pytree.tree_leaves(want)
+        assert all(leaf.dtype == torch.float32 for leaf in got_leaves)
+        assert worst_error(got_leaves, want_leaves) <= TOLERANCE[precision_of(entry)]
+    assert not coder_warnings(runtime_warnings)
+    assert accelerated.accelerated
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", CASES)
+def test_resnet18(entry, resnet18, runtime_warnings):
+    assert_runs_like_original(entry, resnet18, images, runtime_warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", CASES)
+def test_mobilenet_v3_small(entry, mobilenet, runtime_warnings):
+    assert_runs_like_original(entry, mobilenet, images, runtime_warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", CASES)
+def test_bert(entry, bert, runtime_warnings):
+    assert_runs_like_original(entry, bert, tokens, runtime_warnings)
