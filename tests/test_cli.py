@@ -72,7 +72,7 @@ def test_inspect_json_and_text_without_torch():
         "inference": [{"model": "model", "line": 29}, {"model": "model", "line": 32}],
         "loaders": []}
     text = coder("--inspect", EXAMPLE)
-    assert "model  built line 23 in main, ready after line 24, inference at line 29, 32" in text.stdout
+    assert "model  built line 23 in main, ready after line 24, inference at lines 29, 32" in text.stdout
 
 
 def test_list_without_torch():

@@ -33,8 +33,9 @@ def describe(found: dict, path: str) -> str:
     lines = [f"{path}: {len(found['models'])} model(s)"]
     for model in found["models"]:
         sites = [str(s["line"]) for s in found["inference"] if s["model"] == model["var"]]
+        where = f"line {sites[0]}" if len(sites) == 1 else f"lines {', '.join(sites)}"
         lines.append(f"  {model['var']}  built line {model['line']} in {model['scope']}, "
-                     f"ready after line {model['ready_line']}, inference at line {', '.join(sites)}")
+                     f"ready after line {model['ready_line']}, inference at {where}")
     loaders = ", ".join(f"{l['var']} (line {l['line']})" for l in found["loaders"]) or "none"
     lines.append(f"  loaders: {loaders}")
     return "\n".join(lines)
