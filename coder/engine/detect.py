@@ -107,8 +107,8 @@ def _sites(tree: Tree, usage: Usage, target, model: Model) -> tuple[list[Site], 
         references = usage.attribute_references(owner, target.attr.value) if owner else []
     model.references = references
     sites, entries = usage.sites(references, model.var)
-    return [Site(s.call, model.target if s.target == model.var else s.target, s.line, s.generate)
-            for s in sites], entries
+    inner = model.target[len(model.var):]  # ".model" for a pipeline, "" for a model
+    return [Site(s.call, s.target + inner, s.line, s.generate) for s in sites], entries
 
 
 def _live_references(tree: Tree, usage: Usage, target: cst.Name, model: Model) -> list[cst.CSTNode]:

@@ -161,3 +161,11 @@ def test_alternatives_in_try_except_get_one_call_after_the_weights_load():
         ''')
     assert body_of(result).count("InferenceOptimizer.trace") == 1
     assert "m.load_state_dict(state)\nm = InferenceOptimizer.trace(" in result.source
+
+
+def test_pipeline_passed_to_a_function_gets_the_context_of_its_model():
+    source = ("from transformers import pipeline\ndef run(clf, texts):\n    return [clf(t) for t in texts]\n"
+              "p = pipeline('text-classification')\nrun(p, ['a'])\n")
+    patched = engine.patch(source, "nano_bf16").source
+    assert "p.model = InferenceOptimizer.quantize(p.model, precision=\"bf16\")\n" in patched
+    assert "    with InferenceOptimizer.get_context(clf.model):\n        return [clf(t) for t in texts]\n" in patched
