@@ -162,3 +162,45 @@ def test_auto_unavailable_is_one_line(monkeypatch, capsys):
 def test_version():
     result = coder("--version")
     assert result.returncode == 0 and result.stdout.startswith("coder ")
+
+
+def test_diff_is_coloured_on_a_real_terminal():
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm"}
+    process = subprocess.run([sys.executable, "-m", "coder", "-o", "nano_bf16", "--diff", str(EXAMPLE)],
+                             stdout=follower, stderr=subprocess.DEVNULL, cwd=ROOT, env=env, timeout=120)
+    os.close(follower)
+    output = b""
+    while chunk := _read(leader):
+        output += chunk
+    assert process.returncode == 0
+    assert b"\033[32m+from coder.backend import InferenceOptimizer\033[0m" in output
+
+
+def _read(fd: int) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal closed
+        return b""
+
+
+def test_baseline_pseudo_transform_for_auto():
+    result = coder("-o", "original", "--diff", EXAMPLE)
+    assert result.returncode == 0 and "+    model = InferenceOptimizer.trace(model)\n" in result.stdout
+    assert "original" not in coder("--list").stdout
+
+
+@pytest.mark.parametrize("argv,own,script_args", [
+    (["-o", "x", "s.py", "-o", "y"], ["-o", "x", "s.py"], ["-o", "y"]),
+    (["-ox", "--emit=out.py", "s.py", "--flag"], ["-ox", "--emit=out.py", "s.py"], ["--flag"]),
+    (["-o", "x", "--", "-weird.py", "a"], ["-o", "x", "-weird.py"], ["a"]),
+    (["--inspect", "s.py", "--json"], ["--inspect", "s.py", "--json"], []),
+    (["-o", "auto", "--json", "r.json", "s.py", "1"], ["-o", "auto", "--json", "r.json", "s.py"], ["1"]),
+])
+def test_arguments_after_the_script_are_the_scripts(argv, own, script_args):
+    assert cli.split_argv(argv) == (own, script_args)
