@@ -55,3 +55,10 @@ def test_int8_calibrates_on_the_loader_after_training():
 def test_demo_transform_with_script_arguments():
     result = patched_run("resnet_main_argparse", "nano_jit_bf16_ipex", "--steps", "1", "--image-size", "32")
     assert result.stdout.startswith("top-1: [") and "latency:" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["nano_bf16", "nano_jit_fp32"])  # applied / only get_context (a warning)
+def test_generate_keeps_working(name):
+    result = patched_run("gpt2_tiny_generate", name)
+    assert len(eval(result.stdout)[0]) == 10
+    assert ("generate() cannot use" in result.stderr) == (name == "nano_jit_fp32")
