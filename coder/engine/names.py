@@ -38,8 +38,9 @@ INFERENCE_CONTEXTS = {
     "torch.autocast", "torch.cpu.amp.autocast", "torch.amp.autocast",
 }
 # Methods that prepare a model for inference without using it: the model is ready after them.
-PREPARING_METHODS = {"eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_",
-                     "load_state_dict", "share_memory", "zero_grad"}
+PREPARING_METHODS = {"eval", "to", "cpu", "float", "double", "half", "bfloat16", "requires_grad_",
+                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "tie_weights",
+                     "resize_token_embeddings", "to_empty", "train"}
 CHAINABLE_METHODS = {"eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_"}
 INFERENCE_METHODS = {"generate", "forward"}
 TRAINING_METHODS = {"backward", "step", "zero_grad"}

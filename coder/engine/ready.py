@@ -99,6 +99,8 @@ def _prepares(statement: cst.BaseStatement, var: str) -> bool:
     small = statement.body[0]
     if isinstance(small, cst.Expr):
         return _prepares_call(small.value, var)
+    if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and _sets_attribute_of(small, var):
+        return True  # model.config.use_cache = False
     if isinstance(small, cst.Assign) and len(small.targets) == 1 and _spells(small.targets[0].target, var):
         value = small.value
         return _prepares_call(value, var) or (isinstance(value, cst.Call) and bool(value.args)
@@ -117,6 +119,16 @@ def _nested_statements(statement: cst.BaseStatement) -> list[cst.BaseStatement]:
         inner = getattr(block, "body", ())
         found += inner if isinstance(inner, (list, tuple)) else [inner]
     return found
+
+
+def _sets_attribute_of(small, var: str) -> bool:
+    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+    for target in targets:
+        while isinstance(target, (cst.Attribute, cst.Subscript)):
+            target = target.value
+            if _spells(target, var):
+                return True
+    return False
 
 
 def _prepares_call(expr: cst.BaseExpression, var: str) -> bool:

@@ -169,3 +169,8 @@ def test_pipeline_passed_to_a_function_gets_the_context_of_its_model():
     patched = engine.patch(source, "nano_bf16").source
     assert "p.model = InferenceOptimizer.quantize(p.model, precision=\"bf16\")\n" in patched
     assert "    with InferenceOptimizer.get_context(clf.model):\n        return [clf(t) for t in texts]\n" in patched
+
+
+def test_ready_after_weight_init_and_config_changes():
+    result = patch("m = models.resnet18()\nm.apply(init)\nm.config.use_cache = False\nx = 1\nm(x)\n")
+    assert "m.config.use_cache = False\nm = InferenceOptimizer.trace(" in result.source
