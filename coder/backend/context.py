@@ -11,10 +11,10 @@ import torch
 @contextlib.contextmanager
 def torch_threads(thread_num: int | None) -> Iterator[None]:
     """Run the block with ``thread_num`` intra-op threads, then restore the previous count."""
-    if thread_num is None:
+    previous = torch.get_num_threads()
+    if thread_num is None or thread_num == previous:  # set_num_threads is not free per call
         yield
         return
-    previous = torch.get_num_threads()
     torch.set_num_threads(thread_num)
     try:
         yield
