@@ -20,6 +20,7 @@ from coder.engine.source import ScriptError
 from coder.engine.tree import Tree
 
 NO_MODEL = "no model found: the script is left unchanged"
+NO_INFERENCE = "no inference call found on a model: the script is left unchanged"
 UNPARSABLE = "internal error: the patched script would not parse, so it is left unchanged (please report it)"
 
 
@@ -48,13 +49,18 @@ def patch(source: str, transform: str | transforms.Transform | Recipe) -> Patche
     recipe = recipe_for(transform)
     analysis = analysis_of(source)
     if not analysis.models:
-        return Patched(source, (NO_MODEL,))
+        return Patched(source, (*analysis.warnings, nothing_to_do(analysis)))
     plan = make_plan(analysis, recipe)
     warnings = tuple(sorted(plan.warnings, key=_line_of))
     try:
         return Patched(apply(analysis.tree, plan), warnings)
     except RewriteError:
         return Patched(source, (*warnings, UNPARSABLE))
+
+
+def nothing_to_do(analysis: Analysis) -> str:
+    """The closing warning for a script left unchanged because no model is placed."""
+    return NO_INFERENCE if analysis.warnings else NO_MODEL
 
 
 def patch_with_call(source: str, build: Callable[[str, str | None], str], *,
@@ -88,5 +94,5 @@ def _line_of(warning: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-__all__ = ["BASELINE", "NO_MODEL", "Analysis", "CoderWarning", "Patched", "Recipe", "ScriptError", "analysis_of", "inspect",
+__all__ = ["BASELINE", "NO_INFERENCE", "NO_MODEL", "Analysis", "CoderWarning", "Patched", "Recipe", "ScriptError", "analysis_of", "inspect", "nothing_to_do",
            "patch", "patch_with_call"]

@@ -17,6 +17,7 @@ class Built:
 
     kind: str  # "model" or "pipeline"
     optimized_by: str | None = None
+    certain: bool = True  # False for torch.load: maybe a state dict, a model only if it is called
 
 
 def strip_chain(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -50,7 +51,7 @@ class Classifier:
     def _built_by_call(self, call: cst.Call) -> Built | None:
         qualified = self.tree.qualified(call.func)
         if any(names.is_model_factory(q) for q in qualified) or self._dynamic_factory(call.func):
-            return Built("model")
+            return Built("model", certain=not any(names.is_uncertain(q) for q in qualified))
         if any(names.is_pipeline(q) for q in qualified):
             return Built("pipeline")
         if compiled := next(filter(None, map(names.compiled_factory_label, qualified)), None):

@@ -23,7 +23,8 @@ def inspect_script(path: str, as_json: bool) -> int:
         found = engine.inspect(source)
     except ScriptError as error:
         return _fail(error, path)
-    _warn(engine.analysis_of(source).warnings or ([] if found["models"] else [engine.NO_MODEL]), path)
+    analysis = engine.analysis_of(source)
+    _warn([*analysis.warnings, *([] if analysis.models else [engine.nothing_to_do(analysis)])], path)
     print(json.dumps(found, indent=2) if as_json else describe(found, path))
     return 0
 

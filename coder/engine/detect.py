@@ -28,6 +28,7 @@ class Model:
     references: list[cst.CSTNode] = field(default_factory=list)
     entries: list[cst.CSTNode] = field(default_factory=list)  # calls through which it is used for inference
     generative_pipeline: bool = False
+    certain: bool = True
 
     @property
     def placed(self) -> bool:
@@ -72,6 +73,9 @@ def analyze(tree: Tree) -> Analysis:
     loaders = _loaders(tree, index)
     warnings = [f"{m.line}: {m.skipped}" for m in models if m.skipped]
     kept = [m for m in models if m.sites or m.skipped]
+    if not kept:
+        warnings += [f"{m.line}: '{m.var}' is built but coder sees no inference call on it"
+                     for m in models if m.certain]
     return Analysis(tree, kept, loaders, warnings, training)
 
 
@@ -88,6 +92,7 @@ def _model_at(tree: Tree, usage: Usage, node, target, built: Built) -> Model | N
     label = "model" if built.kind == "model" else f"{var}.model"
     model = Model(var, var if built.kind == "model" else label, tree.line(node), statement, tree.scope_name(node))
     model.generative_pipeline = built.kind == "pipeline" and _generative_task(node.value)
+    model.certain = built.certain
     model.sites, model.entries = _sites(tree, usage, target, model)
     trainer = usage.training_function(model.references) if isinstance(target, cst.Attribute) else None
     if trainer is not None:

@@ -31,6 +31,16 @@ OPTIMIZERS = {
     "torch.quantization.quantize_dynamic": "quantize_dynamic",
     "torch.ao.quantization.quantize_dynamic": "quantize_dynamic",
     "torch.export.export": "torch.export",
+    "torch.onnx.export": "torch.onnx.export",
+    "intel_extension_for_pytorch.quantization.prepare": "ipex quantization",
+    "torch.ao.quantization.prepare": "torch.ao.quantization.prepare",
+    "torch.quantization.prepare": "torch.quantization.prepare",
+    "torch.ao.quantization.quantize_fx.prepare_fx": "prepare_fx",
+    "neural_compressor.quantization.fit": "Neural Compressor",
+    "neural_compressor.torch.quantization.prepare": "Neural Compressor",
+    "neural_compressor.torch.quantization.quantize": "Neural Compressor",
+    "openvino.convert_model": "openvino.convert_model",
+    "nncf.quantize": "nncf.quantize",
 }
 INFERENCE_CONTEXTS = {
     "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
@@ -45,6 +55,14 @@ CHAINABLE_METHODS = {"eval", "to", "cpu", "float", "half", "bfloat16", "requires
 INFERENCE_METHODS = {"generate", "forward"}
 TRAINING_METHODS = {"backward", "step", "zero_grad"}
 OPTIMIZER_CLASS = "InferenceOptimizer"
+
+
+# Loaders that may return a model or anything else (a state dict): a model only if called.
+UNCERTAIN_FACTORIES = {"torch.load"}
+
+
+def is_uncertain(qualified: str) -> bool:
+    return qualified in UNCERTAIN_FACTORIES
 
 
 def is_model_factory(qualified: str) -> bool:

@@ -174,3 +174,10 @@ def test_pipeline_passed_to_a_function_gets_the_context_of_its_model():
 def test_ready_after_weight_init_and_config_changes():
     result = patch("m = models.resnet18()\nm.apply(init)\nm.config.use_cache = False\nx = 1\nm(x)\n")
     assert "m.config.use_cache = False\nm = InferenceOptimizer.trace(" in result.source
+
+
+def test_model_never_called_is_named_and_state_dicts_are_not():
+    source = HEAD + "state = torch.load('w.pt')\nm = models.resnet18()\nm.load_state_dict(state)\ntorch.save(m, 'm.pt')\n"
+    result = engine.patch(source, "nano_bf16")
+    assert result.source == source
+    assert result.warnings == ("4: 'm' is built but coder sees no inference call on it", engine.NO_INFERENCE)
