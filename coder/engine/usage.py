@@ -115,6 +115,8 @@ class Usage:
             return defs[-1] if defs and len(defs) == 1 else None
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
             owner = self.tree.enclosing(call, (cst.ClassDef,))
+            if owner is None:
+                return None
             methods = [f for f in self.index.functions.get(func.attr.value, []) if self.tree.parent(self.tree.parent(f)) is owner]
             return methods[0] if methods else None
         return None
