@@ -204,3 +204,8 @@ def test_baseline_pseudo_transform_for_auto():
 ])
 def test_arguments_after_the_script_are_the_scripts(argv, own, script_args):
     assert cli.split_argv(argv) == (own, script_args)
+
+
+def test_import_coder_stays_light():
+    probe = "import sys, coder; print('libcst' in sys.modules, 'torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "False False\n"
