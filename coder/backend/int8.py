@@ -59,7 +59,8 @@ def build_inc(request: BuildRequest) -> QuantizedRunner:
         quantization = load("neural_compressor.torch.quantization")
         flat = FlatModule(copy.deepcopy(request.model), request.call).eval()
         use_ipex = has("intel_extension_for_pytorch")
-        prepared = _prepare_ipex(flat, request, quantization) if use_ipex else _prepare_pt2e(flat, request, quantization)
+        prepare = _prepare_ipex if use_ipex else _prepare_pt2e
+        prepared = prepare(flat, request, quantization)
         batches = request.calibration or [request.sample]
         with torch.no_grad():
             for batch in (batches if use_ipex else rebatch(batches, request.sample)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from coder.backend import recording
@@ -91,8 +93,11 @@ class InferenceOptimizer:
 
 def _accelerate(model, recipe: Recipe, input_sample, thread_num, how, calibration=None, calib_calls=None):
     """The wrapper for ``recipe``; ``how`` = (method, options) lets ``save`` replay the call."""
-    if isinstance(model, torch.nn.Module):
-        model.eval()
+    if not isinstance(model, torch.nn.Module):
+        warnings.warn(f"coder: {recipe.label} not used: a {type(model).__name__} is not a torch.nn.Module",
+                      RuntimeWarning, stacklevel=3)
+        return model
+    model.eval()
     calib_calls = calib_calls or (len(calibration) if calibration else None)
     accelerated = AcceleratedModel(model, recipe, thread_num=thread_num, calibration=calibration,
                                    calib_calls=calib_calls)

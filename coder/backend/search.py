@@ -13,7 +13,7 @@ import torch.utils._pytree as pytree
 import transforms
 from coder.backend.calibration import as_items, calls_from
 from coder.backend.parity import worst_error
-from coder.backend.wrapper import VERIFY_CALLS
+from coder.backend.wrapper import VERIFY_CALLS, one_line
 
 
 @dataclass
@@ -51,7 +51,7 @@ def try_entry(entry, model, calib_data, calls, thread_num, repeats: int) -> Resu
             for args, kwargs in (calls * (VERIFY_CALLS + 1))[:VERIFY_CALLS + 1]:
                 accelerated(*args, **kwargs)
     except Exception as error:  # one broken runtime must not end the search
-        result.status = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
+        result.status = f"failed: {one_line(error)}"
         return result
     if getattr(accelerated, "fallback_reason", None):
         result.status = f"fallback: {accelerated.fallback_reason[:120]}"
@@ -73,7 +73,8 @@ def optimize(model, calib_data, thread_num=None, latency_sample_num=20, includes
     calls = calls_from(calib_data)
     calib_data = as_items(calls)  # a generator would be used up by the first INT8 entry
     baseline = Result("original", {}, "ok", latency_ms(model, calls[0], latency_sample_num), 0.0, model)
-    entries = [e for e in transforms.CATALOG if (includes is None or e.name in includes) and e.name not in excludes]
+    entries = [e for e in transforms.CATALOG
+               if (includes is None or e.name in includes) and e.name not in excludes]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fallbacks are reported in the table instead
         results = [baseline] + [try_entry(e, model, calib_data, calls, thread_num, latency_sample_num)

@@ -69,6 +69,13 @@ class AcceleratedModel(torch.nn.Module):
         """True once a runtime is built and nothing has fallen back."""
         return self.fallback_reason is None and bool(self._runtimes)
 
+    @property
+    def warmup_calls(self) -> int:
+        """Calls (with one input signature) before the runtime serves alone: lazy INT8
+        calibration, then the verified calls. A timer should leave these out."""
+        calibrating = self.recipe.precision == "int8" and len(self.calibration) < self.calib_calls
+        return VERIFY_CALLS + (self.calib_calls - 1 if calibrating else 0)
+
     def forward(self, *args, **kwargs):
         if self.fallback_reason is not None:
             return self.original(*args, **kwargs)
@@ -108,7 +115,7 @@ class AcceleratedModel(torch.nn.Module):
             runner = self._build(BuildRequest(self.original, call, sample, self.calibration, self.thread_num))
             produced = self._run(runner, tensors)
         except Exception as error:  # any conversion failure must leave the user's script running
-            self.fall_back(_one_line(error))
+            self.fall_back(one_line(error))
             return reference
         if not self._accept_or_fall_back(produced, expected):
             return reference
@@ -152,7 +159,7 @@ class AcceleratedModel(torch.nn.Module):
                           RuntimeWarning, stacklevel=4)
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
     if isinstance(error, MissingLibrary):
         return str(error)
     text = str(error).strip().splitlines()

@@ -7,6 +7,7 @@ import torch
 
 from coder.backend import InferenceOptimizer
 from coder.backend.parity import TOLERANCE, relative_error
+from coder.backend.wrapper import VERIFY_CALLS
 from tests.backend.conftest import coder_warnings, images, tokens
 
 FAST = ["nano_jit_fp32", "nano_bf16", "nano_onnxruntime_fp32", "nano_onnxruntime_int8_qlinear"]
@@ -37,6 +38,7 @@ def test_hugging_face_dicts_calibrate(bert):
 
 def test_lazy_calibration_uses_the_first_real_calls(resnet18):
     model = InferenceOptimizer.quantize(resnet18, precision="int8", accelerator="onnxruntime", calib_calls=3)
+    assert model.warmup_calls == 3 + VERIFY_CALLS - 1
     with torch.no_grad():
         for seed in range(2):
             model(images(1, seed))

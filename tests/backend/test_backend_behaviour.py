@@ -63,7 +63,7 @@ def test_plain_trace_returns_the_model_itself(resnet18):
 
 def test_lazy_build_happens_on_first_call(resnet18):
     model = InferenceOptimizer.trace(resnet18, accelerator="jit")
-    assert not model.accelerated
+    assert not model.accelerated and model.warmup_calls == VERIFY_CALLS
     call_many(model, [images(1, 0)])
     assert model.accelerated
 
@@ -170,3 +170,12 @@ def test_get_context_sets_threads_and_no_grad(resnet18):
         assert torch.get_num_threads() == 1 and not torch.is_grad_enabled()
         model(images(1, 0))
     assert torch.get_num_threads() == before
+
+
+def test_something_that_is_not_a_module_is_returned_as_it_is(runtime_warnings):
+    def pipeline(text):
+        return text.upper()
+
+    assert InferenceOptimizer.trace(pipeline, accelerator="jit") is pipeline
+    [message] = coder_warnings(runtime_warnings)
+    assert "not a torch.nn.Module" in message
