@@ -28,6 +28,11 @@ def strip_chain(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
+def _defines_forward(node: cst.ClassDef) -> bool:
+    """A class with a forward() method is a module even when coder cannot resolve its base."""
+    return any(isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in node.body.body)
+
+
 class Classifier:
     def __init__(self, tree: Tree, index: Index) -> None:
         self.tree, self.index = tree, index
@@ -85,7 +90,7 @@ class Classifier:
         found: set[str] = set()
         for _ in range(3):  # classes deriving from classes of the file
             found = {name for name, node in self.index.classes.items()
-                     if any(self._is_model_base(base.value, found) for base in node.bases)}
+                     if _defines_forward(node) or any(self._is_model_base(base.value, found) for base in node.bases)}
         return found
 
     def _is_model_base(self, base: cst.BaseExpression, known: set[str]) -> bool:

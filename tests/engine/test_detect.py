@@ -106,3 +106,10 @@ def test_layers_of_a_model_class_are_not_models():
               "        super().__init__()\n        self.body = nn.Sequential(nn.ReLU())\n"
               "    def forward(self, x):\n        return self.body(x)\nb = Block()\nb(1)\n")
     assert models_of(source) == [("b", 8, 8, "<module>")]
+
+
+def test_a_class_with_forward_is_a_module_even_with_an_unknown_base():
+    source = ("from mylib import Layer, Attention\nclass Block(Layer):\n    def __init__(self):\n"
+              "        self.attn = Attention()\n    def forward(self, x):\n        return self.attn(x)\n"
+              "b = Block()\nb(1)\n")
+    assert models_of(source) == [("b", 7, 7, "<module>")]
