@@ -145,6 +145,8 @@ def _is_training(call: cst.Call) -> bool:
     method = call.func.attr.value
     if method == "train":
         return not call.args or (isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "True")
+    if method == "step":  # optimizer.step(), not env.step(action) in a reinforcement-learning rollout
+        return not call.args
     return method in names.TRAINING_METHODS
 
 

@@ -113,3 +113,9 @@ def test_a_class_with_forward_is_a_module_even_with_an_unknown_base():
               "        self.attn = Attention()\n    def forward(self, x):\n        return self.attn(x)\n"
               "b = Block()\nb(1)\n")
     assert models_of(source) == [("b", 7, 7, "<module>")]
+
+
+def test_an_environment_step_is_not_training():
+    source = ("import torchvision\npolicy = torchvision.models.resnet18().eval()\nobs = env.reset()\n"
+              "for t in range(100):\n    action = policy(obs).argmax()\n    obs, reward, done, info = env.step(action)\n")
+    assert coder.inspect(source)["inference"] == [{"model": "policy", "line": 5}]
