@@ -89,17 +89,18 @@ def _model_at(tree: Tree, usage: Usage, node, target, built: Built) -> Model | N
     if var is None:
         return None
     statement = tree.statement_of(node)
-    label = "model" if built.kind == "model" else f"{var}.model"
-    model = Model(var, var if built.kind == "model" else label, tree.line(node), statement, tree.scope_name(node))
+    optimized = var if built.kind == "model" else f"{var}.model"  # a pipeline's model
+    model = Model(var, optimized, tree.line(node), statement, tree.scope_name(node))
     model.generative_pipeline = built.kind == "pipeline" and _generative_task(node.value)
     model.certain = built.certain
     model.sites, model.entries = _sites(tree, usage, target, model)
-    trainer = usage.training_function(model.references) if isinstance(target, cst.Attribute) else None
+    trained_attribute = model.sites and isinstance(target, cst.Attribute)
+    trainer = usage.training_function(model.references) if trained_attribute else None
     if trainer is not None:
         model.skipped = f"'{var}' is trained in {trainer.name.value}() (line {tree.line(trainer)}): left as it is"
     elif built.optimized_by:
         model.skipped = f"'{var}' is already optimized with {built.optimized_by}: not adding a second optimization"
-    elif not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    elif model.sites and (not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1):
         model.skipped = f"'{var}' is built where coder cannot add a statement after it: left as it is"
     return model
 
