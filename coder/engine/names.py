@@ -18,7 +18,8 @@ OTHER_FACTORIES = {"torch.hub.load", "torch.load", "timm.create_model", "timm.mo
                    "torch.nn.Sequential"}
 # Factories whose models are already compiled: detected, but never optimized a second time.
 COMPILED_FACTORIES = {"torch.jit.load": "torch.jit.load"}
-LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
+           "timm.data.create_loader", "timm.data.loader.create_loader"}
 
 # Calls that already optimize a model: coder must not stack a second optimization on them.
 OPTIMIZERS = {
