@@ -119,3 +119,11 @@ def test_an_environment_step_is_not_training():
     source = ("import torchvision\npolicy = torchvision.models.resnet18().eval()\nobs = env.reset()\n"
               "for t in range(100):\n    action = policy(obs).argmax()\n    obs, reward, done, info = env.step(action)\n")
     assert coder.inspect(source)["inference"] == [{"model": "policy", "line": 5}]
+
+
+def test_functions_without_model_words_are_followed_through_calls():
+    source = ("import torchvision\nmodel = torchvision.models.resnet18()\n\n\ndef unrelated(rows):\n    return len(rows)\n\n\n"
+              "def predict(x):\n    return model(x)\n\n\ndef main():\n    for x in range(3):\n        predict(x)\n\n\nmain()\n")
+    found = coder.inspect(source)
+    assert found["inference"] == [{"model": "model", "line": 10}]
+    assert found["models"][0]["ready_line"] == 2
