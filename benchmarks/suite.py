@@ -144,8 +144,8 @@ def row(cell: Cell, method: str, coder: Measure, hand: Measure | None, original:
     ours, theirs = coder.median, hand.median if hand else None
     return {**asdict(cell), "method": method, "coder_ms": ours, "hand_ms": theirs,
             "speedup": ratio(original, ours), "hand_speedup": ratio(original, theirs),
-            "coder_vs_hand": ratio(ours, theirs),
-            "problem": problem_of(coder, hand)}
+            "coder_vs_hand": ratio(ours, theirs), "coder_samples": coder.samples,
+            "hand_samples": hand.samples if hand else [], "problem": problem_of(coder, hand)}
 
 
 def problem_of(coder: Measure, hand: Measure | None) -> str | None:
@@ -178,7 +178,8 @@ def machine() -> dict:
     import torch
 
     return {"cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "load_average": os.getloadavg()}
 
 
 def chosen_methods(text: str) -> list[str]:
@@ -193,12 +194,13 @@ def chosen_methods(text: str) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     methods = chosen_methods(args.methods)
+    began = {"started": time.strftime("%Y-%m-%d %H:%M %Z"), "load_average_at_start": os.getloadavg()}
     cells = [Cell(w, int(t), int(b)) for w, t, b in itertools.product(
         args.workloads.split(","), args.threads.split(","), args.batches.split(","))]
     table = [r for cell in cells for r in rows(cell, run_cell(cell, methods, args))]
     print(markdown(table) if args.markdown else json.dumps(table, indent=1))
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "argv": sys.argv, "rows": table}, indent=1))
+        Path(args.json).write_text(json.dumps({"machine": {**machine(), **began}, "argv": sys.argv, "rows": table}, indent=1))
     return 0
 
 
