@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -38,6 +38,13 @@ class _Runtime:
     runner: Runner
     output: OutputSpec
     checks_left: int
+    shapes_seen: set = field(default_factory=set)  # a new batch size is checked once too
+
+    def needs_check(self, tensors: list[torch.Tensor]) -> bool:
+        shapes = tuple(tuple(t.shape) for t in tensors)
+        unseen = shapes not in self.shapes_seen
+        self.shapes_seen.add(shapes)
+        return unseen or self.checks_left > 0
 
 
 class AcceleratedModel(torch.nn.Module):
@@ -84,9 +91,13 @@ class AcceleratedModel(torch.nn.Module):
         runtime = self._runtimes.get(key)
         if runtime is None:
             return self._first_call(key, call, tensors, args, kwargs)
-        if runtime.checks_left > 0:
+        if runtime.needs_check(tensors):
             return self._checked_call(runtime, tensors, args, kwargs)
-        return runtime.output.rebuild(self._run(runtime.runner, tensors))
+        try:
+            return runtime.output.rebuild(self._run(runtime.runner, tensors))
+        except Exception as error:  # a runtime failing later must not end the script either
+            self.fall_back(one_line(error))
+            return self.original(*args, **kwargs)
 
     def forget_runtimes(self) -> None:
         """Drop built runtimes (e.g. in a forked worker, whose copies would share thread pools);
@@ -119,7 +130,7 @@ class AcceleratedModel(torch.nn.Module):
             return reference
         if not self._accept_or_fall_back(produced, expected):
             return reference
-        self._runtimes[key] = _Runtime(runner, output, VERIFY_CALLS - 1)
+        self._runtimes[key] = _Runtime(runner, output, VERIFY_CALLS - 1, {tuple(tuple(t.shape) for t in tensors)})
         return output.rebuild(produced)
 
     def _build(self, request: BuildRequest) -> Runner:
@@ -137,8 +148,12 @@ class AcceleratedModel(torch.nn.Module):
     def _checked_call(self, runtime: _Runtime, tensors, args, kwargs):
         reference = self.original(*args, **kwargs)
         _, expected = flatten_output(reference)
-        produced = self._run(runtime.runner, tensors)
-        runtime.checks_left -= 1
+        try:
+            produced = self._run(runtime.runner, tensors)
+        except Exception as error:  # e.g. a graph that cannot take this batch size
+            self.fall_back(one_line(error))
+            return reference
+        runtime.checks_left = max(0, runtime.checks_left - 1)
         return runtime.output.rebuild(produced) if self._accept_or_fall_back(produced, expected) else reference
 
     def _accept_or_fall_back(self, produced: list, expected: list[torch.Tensor]) -> bool:

@@ -179,3 +179,18 @@ def test_something_that_is_not_a_module_is_returned_as_it_is(runtime_warnings):
     assert InferenceOptimizer.trace(pipeline, accelerator="jit") is pipeline
     [message] = coder_warnings(runtime_warnings)
     assert "not a torch.nn.Module" in message
+
+
+class BakedBatch(torch.nn.Module):
+    """``int()`` of a size becomes a constant in a trace: the graph only fits its sample's batch."""
+
+    def forward(self, x):
+        return x.reshape(int(x.shape[0]), -1) * 2
+
+
+def test_a_new_batch_size_is_checked_before_it_is_trusted(runtime_warnings):
+    model = InferenceOptimizer.trace(BakedBatch(), accelerator="onnxruntime")
+    calls = [torch.rand(1, 2, 3)] * (VERIFY_CALLS + 1) + [torch.rand(4, 2, 3)]
+    assert call_many(model, calls)[-1].shape == (4, 6)
+    assert model.fallback_reason
+    assert len(coder_warnings(runtime_warnings)) == 1
