@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from itertools import islice
 
 import torch
 
 from coder.backend import recording
 from coder.backend.availability import MissingLibrary, has
-from coder.backend.calibration import as_call, calls_from, flat_batches
+from coder.backend.calibration import MAX_CALIB_BATCHES, as_call, calls_from, flat_batches
 from coder.backend.context import inference_context
 from coder.backend.recipe import Recipe
 from coder.backend.recipes import quantize_recipe, trace_recipe
@@ -25,7 +26,8 @@ class InferenceOptimizer:
     @staticmethod
     def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sample=None,
               thread_num=None, **_nano_only):
-        """fp32 acceleration; ``trace(model)`` alone returns ``model`` itself."""
+        """fp32 acceleration; ``trace(model)`` alone returns ``model`` itself. Other BigDL-Nano
+        keywords (session options, jit_strict, ...) are accepted and ignored."""
         recipe = trace_recipe(accelerator, use_ipex, channels_last)
         if recipe is None:
             return recording.wrap(model, model)
@@ -37,22 +39,24 @@ class InferenceOptimizer:
                  calib_data=None, metric=None, accuracy_criterion=None, approach="static",
                  max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
                  **_nano_only):
-        """BF16 or static INT8. ``max_trials``/``timeout`` are accepted for BigDL-Nano
-        compatibility; coder builds one configuration per call, so there is nothing to tune."""
+        """BF16 or static INT8. ``max_trials``/``timeout`` (and other BigDL-Nano keywords) are
+        accepted so Nano code runs; coder builds one configuration per call and does not tune."""
         if approach != "static":
             raise ValueError(f"approach must be 'static' (post-training static quantization), not {approach!r}")
         recipe = quantize_recipe(precision, accelerator, use_ipex, channels_last)
-        calibration = flat_batches(calls_from(calib_data)) if calib_data is not None else None
-        if input_sample is None and calib_data is not None and precision == "int8":
-            input_sample = calls_from(calib_data, 1)[0]
+        items = list(islice(iter(calib_data), MAX_CALIB_BATCHES)) if calib_data is not None else []
+        calls = calls_from(items)  # read once: calib_data may be a one-shot generator
+        calibration = flat_batches(calls) or None
+        if input_sample is None and calls and precision == "int8":
+            input_sample = calls[0]
         options = {"precision": precision, "accelerator": accelerator, "use_ipex": use_ipex,
                    "channels_last": channels_last}
         accelerated = _accelerate(model, recipe, input_sample, thread_num, ("quantize", options),
                                   calibration, calib_calls)
-        if metric is not None and calib_data is not None:
+        if metric is not None and items and isinstance(accelerated, AcceleratedModel):
             from coder.backend.metric import check_metric
 
-            check_metric(accelerated, model, calib_data, metric, accuracy_criterion)
+            check_metric(accelerated, model, items, metric, accuracy_criterion)
         return recording.wrap(accelerated, model)
 
     @staticmethod
