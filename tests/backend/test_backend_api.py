@@ -8,7 +8,7 @@ import torch
 from coder.backend import InferenceOptimizer
 from coder.backend.parity import TOLERANCE, relative_error
 from coder.backend.wrapper import VERIFY_CALLS
-from tests.backend.conftest import coder_warnings, images, tokens
+from tests.backend.inputs import coder_warnings, images, tokens
 
 FAST = ["nano_jit_fp32", "nano_bf16", "nano_onnxruntime_fp32", "nano_onnxruntime_int8_qlinear"]
 

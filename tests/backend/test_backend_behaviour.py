@@ -13,7 +13,7 @@ from coder.backend import InferenceOptimizer
 from coder.backend.availability import MissingLibrary, require
 from coder.backend.recipe import Recipe
 from coder.backend.wrapper import VERIFY_CALLS, AcceleratedModel
-from tests.backend.conftest import coder_warnings, images, tokens
+from tests.backend.inputs import coder_warnings, images, tokens
 from transforms import IPEX_STACK_HINT
 
 

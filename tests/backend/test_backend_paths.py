@@ -15,7 +15,7 @@ import transforms
 from coder.backend import InferenceOptimizer
 from coder.backend.parity import TOLERANCE, worst_error
 from coder.backend.wrapper import VERIFY_CALLS
-from tests.backend.conftest import coder_warnings, images, tokens
+from tests.backend.inputs import coder_warnings, images, tokens
 
 CALIB_CALLS = 2  # fewer than the default, to keep the suite quick
 

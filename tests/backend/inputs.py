@@ -1,0 +1,33 @@
+"""Inputs and helpers shared by the backend tests (random data, nothing downloaded)."""
+
+from __future__ import annotations
+
+import torch
+
+IMAGE = (3, 64, 64)  # small spatial size keeps conversions and calls quick
+
+
+def images(batch: int, seed: int) -> torch.Tensor:
+    return torch.rand((batch, *IMAGE), generator=torch.Generator().manual_seed(seed))
+
+
+def tokens(batch: int, seed: int, length: int = 12) -> dict:
+    ids = torch.randint(0, 200, (batch, length), generator=torch.Generator().manual_seed(seed))
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+
+def settle_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+    """Give BatchNorm real running statistics, so activations do not shrink layer by layer.
+
+    A freshly initialised mobilenet_v3_small outputs ~1e-15 (BN in eval mode with mean 0 and
+    var 1 does not normalise), and any INT8 result is then unrelated to fp32.
+    """
+    model.train()
+    with torch.no_grad():
+        for seed in range(3):
+            model(images(8, 1000 + seed))
+    return model.eval()
+
+
+def coder_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if str(w.message).startswith("coder:")]
