@@ -8,6 +8,15 @@ from typing import Iterator
 import torch
 
 
+def runtime_threads(thread_num: int | None) -> int:
+    """Threads for ONNX Runtime / OpenVINO: as asked, else as many as torch uses here.
+
+    Left to themselves both take every core and ignore OMP_NUM_THREADS and a script's own
+    torch.set_num_threads (measured: resnet18 ORT INT8 78.7 ms vs 43.4 ms on one thread).
+    """
+    return thread_num or torch.get_num_threads()
+
+
 @contextlib.contextmanager
 def torch_threads(thread_num: int | None) -> Iterator[None]:
     """Run the block with ``thread_num`` intra-op threads, then restore the previous count."""

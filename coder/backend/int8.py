@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import tempfile
 
 import torch
 import torch.utils._pytree as pytree
@@ -56,11 +57,33 @@ def _inductor_freezing(enabled: bool):
 
 
 def build_inc(request: BuildRequest):
-    with _quiet_inc():
+    # INC's default workspace is ./nc_workspace, in the user's folder: use a private one
+    with _quiet_inc(), tempfile.TemporaryDirectory(prefix="coder-inc-") as workspace:
+        load("neural_compressor.common").set_workspace(workspace)
         quantization = load("neural_compressor.torch.quantization")
         if has("intel_extension_for_pytorch"):
-            return _build_with_ipex(request, quantization)
+            with _ipex_config_in(workspace):
+                return _build_with_ipex(request, quantization)
         return _build_with_pt2e(request, quantization)
+
+
+@contextlib.contextmanager
+def _ipex_config_in(workspace: str):
+    """Point INC's IPEX config file, a module global fixed at import, into ``workspace``.
+
+    INC reuses an existing ipex_config_tmp.json, so with its default path a second model
+    quantized in one process would get the first model's quantization config.
+    """
+    package = "neural_compressor.torch.algorithms.static_quant"
+    modules = [load(f"{package}.utility"), load(f"{package}.static_quant")]
+    saved = [module.ipex_config_path for module in modules]
+    for module in modules:
+        module.ipex_config_path = f"{workspace}/ipex_config_tmp.json"
+    try:
+        yield
+    finally:
+        for module, path in zip(modules, saved):
+            module.ipex_config_path = path
 
 
 class StructuredRunner:

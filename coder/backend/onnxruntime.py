@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from coder.backend.availability import load
+from coder.backend.context import runtime_threads
 from coder.backend.onnx_export import export_onnx, numpy_feed
 from coder.backend.recipe import BuildRequest
 
@@ -21,7 +22,7 @@ class OrtRunner:
     def __init__(self, path: Path, thread_num: int | None) -> None:
         ort = load("onnxruntime")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = thread_num or 0  # 0: ONNX Runtime picks the core count
+        options.intra_op_num_threads = runtime_threads(thread_num)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

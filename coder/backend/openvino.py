@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from coder.backend.availability import load
+from coder.backend.context import runtime_threads
 from coder.backend.flat import FlatModule
 from coder.backend.recipe import BuildRequest
 
@@ -22,8 +23,7 @@ class OpenVinoRunner:
     def __init__(self, ov_model, thread_num: int | None, fp32: bool) -> None:
         ov = load("openvino")
         config = {"INFERENCE_PRECISION_HINT": "f32"} if fp32 else {}
-        if thread_num:
-            config["INFERENCE_NUM_THREADS"] = thread_num
+        config["INFERENCE_NUM_THREADS"] = runtime_threads(thread_num)
         self.compiled = ov.Core().compile_model(ov_model, "CPU", config)
         self.request = self.compiled.create_infer_request()
 
