@@ -28,7 +28,7 @@ def mobilenet():
 
 @pytest.fixture(scope="session")
 def bert():
-    transformers = pytest.importorskip("transformers")
+    import transformers  # a dev dependency in both lanes: missing must fail, not skip
     torch.manual_seed(0)
     config = transformers.BertConfig(vocab_size=200, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                      intermediate_size=128, max_position_embeddings=64)
