@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 LATEST_VENV := .venv-latest
 EXAMPLE := coder/examples/resnet_inference.py
-DEMO_TRANSFORM := nano_jit_bf16_ipex
+# the demo's transform: native on this CPU (coder/examples/pick_transform.py says why);
+# `make demo DEMO_TRANSFORM=nano_jit_bf16_ipex` shows another one
+DEMO_TRANSFORM ?=
 
 .PHONY: demo test test-latest venv venv-latest clean
 
@@ -16,13 +18,14 @@ venv-latest:
 	@PYTHON=$(PYTHON) requirements/venv.sh $(LATEST_VENV) requirements/latest.txt latest,dev
 
 demo: venv
-	@echo "== what coder changes in $(EXAMPLE) for -o $(DEMO_TRANSFORM)"
-	@$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) --diff $(EXAMPLE)
-	@echo "== the script as written"
-	@$(VENV)/bin/python $(EXAMPLE)
-	@echo "== the script patched by coder (python -m coder -o $(DEMO_TRANSFORM) $(EXAMPLE))"
-	@$(VENV)/bin/python -m coder -o $(DEMO_TRANSFORM) $(EXAMPLE)
-	@echo "== python -m coder --list shows all 20 transforms; -o auto tries them all"
+	@name="$(DEMO_TRANSFORM)"; name=$${name:-$$($(VENV)/bin/python coder/examples/pick_transform.py)} && \
+	echo "== what coder changes in $(EXAMPLE) for -o $$name" && \
+	$(VENV)/bin/python -m coder -o $$name --diff $(EXAMPLE) && \
+	echo "== the script as written" && \
+	$(VENV)/bin/python $(EXAMPLE) && \
+	echo "== the script patched by coder (python -m coder -o $$name $(EXAMPLE))" && \
+	$(VENV)/bin/python -m coder -o $$name $(EXAMPLE) && \
+	echo "== python -m coder --list shows every transform and its verdict for this CPU; -o auto tries them all"
 
 test: venv
 	$(VENV)/bin/python -m pytest

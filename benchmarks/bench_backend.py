@@ -133,7 +133,9 @@ def hand_build(entry, model, x, calib, threads):
 
 def coder_build(entry, model, calib, threads):
     extra = {"calib_data": calib} if entry.is_int8 else {}
-    return getattr(InferenceOptimizer, entry.method)(model, **entry.kwargs, thread_num=threads, **extra)
+    # never_slower=False: this table is the side-by-side timing, so the runtime must not decide
+    return getattr(InferenceOptimizer, entry.method)(model, **entry.kwargs, thread_num=threads, never_slower=False,
+                                                     **extra)
 
 
 def make_model(name: str, size: int):

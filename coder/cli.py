@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import coder
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--emit", metavar="PATH", help="write the patched script to PATH (- for stdout) and stop")
     parser.add_argument("--inspect", metavar="SCRIPT", help="show the models, ready points, inference and loaders")
     parser.add_argument("--json", nargs="?", const=True, metavar="FILE",
-                        help="with --inspect: print JSON; with -o auto: write the results to FILE")
+                        help="with --inspect or --list: print JSON; with -o auto: write the results to FILE")
     auto = parser.add_argument_group("-o auto")
     auto.add_argument("--only", metavar="NAMES", help="comma-separated transforms to try")
     auto.add_argument("--exclude", metavar="NAMES", help="comma-separated transforms to skip")
@@ -64,7 +65,7 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def _json_takes_file(argv: list[str], index: int) -> bool:
     """``--json`` is a flag for --inspect, and takes FILE for -o auto."""
-    if argv[index] != "--json" or any(w.split("=")[0] == "--inspect" for w in argv):
+    if argv[index] != "--json" or any(w.split("=")[0] in ("--inspect", "--list") for w in argv):
         return False
     return index + 1 < len(argv) and not argv[index + 1].startswith("-")
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
     if args.list:
-        print(list_transforms())
+        print(list_transforms(as_json=args.json is True))
         return 0
     if args.inspect:
         from coder.engine.commands import inspect_script
@@ -118,11 +119,24 @@ def _file(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def list_transforms() -> str:
+def list_transforms(as_json: bool = False) -> str:
+    """Every transform, whether it can run here and its verdict for this CPU (no torch import)."""
+    from coder.backend.cpu import this_cpu
+
+    cpu = this_cpu()
+    statuses = [transforms.status(entry, cpu) for entry in transforms.CATALOG]
+    if as_json:
+        return json.dumps({"cpu": cpu.to_json(), "transforms": statuses}, indent=2)
     width = max(len(name) for name in transforms.names())
-    lines = []
-    for entry in transforms.CATALOG:
-        hint = entry.install_hint()
-        status = "ready" if hint is None else f"unavailable: {hint}"
-        lines.append(f"{entry.name:<{width}}  {entry.description}\n{'':<{width}}  [{status}]")
+    lines = [f"CPU: {cpu.summary()}"]
+    for entry, status in zip(transforms.CATALOG, statuses):
+        lines.append(f"{entry.name:<{width}}  {entry.description}\n{'':<{width}}  [{_status_text(status)}]")
     return "\n".join(lines)
+
+
+def _status_text(status: dict) -> str:
+    verdict, reason = status["verdict"], status["reason"]
+    if verdict == "unsupported":
+        return f"unsupported on this CPU: {reason}"
+    here = "native on this CPU" if verdict == "native" else f"emulated on this CPU: {reason}"
+    return f"ready, {here}" if status["install"] is None else f"unavailable: {status['install']}; {here}"

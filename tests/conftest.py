@@ -1,10 +1,15 @@
-"""Suite-wide rules: IPEX tests run only in the IPEX stack, and say why otherwise."""
+"""Suite-wide rules: IPEX tests run only in the IPEX stack (and say why otherwise); no timing gate."""
 
 import importlib.util
+import os
 
 import pytest
 
 from transforms import IPEX_STACK_HINT
+
+# Timings decide nothing in tests: the never-slower check is off unless a test turns it on
+# (``never_slower=True``); subprocesses inherit this too.
+os.environ["CODER_NEVER_SLOWER"] = "0"
 
 HAS_IPEX = importlib.util.find_spec("intel_extension_for_pytorch") is not None
 

@@ -10,6 +10,7 @@ import pytest
 
 import coder
 import transforms
+from coder.backend.cpu import this_cpu
 
 HAS_IPEX = importlib.util.find_spec("intel_extension_for_pytorch") is not None
 
@@ -31,7 +32,8 @@ def test_list_shows_every_transform_with_its_availability():
     listing = run(sys.executable, "-m", "coder", "--list").stdout
     for entry in transforms.CATALOG:
         assert entry.name in listing and entry.description in listing
-    assert listing.count("[ready]") == sum(not entry.missing() for entry in transforms.CATALOG)
+    assert listing.count("[ready, ") == sum(transforms.status(entry, this_cpu())["available"]
+                                            for entry in transforms.CATALOG)
 
 
 @pytest.mark.skipif(HAS_IPEX, reason="checks the lane without IPEX")
@@ -41,7 +43,8 @@ def test_ipex_names_say_in_one_line_they_need_the_ipex_stack():
         line = next(line for line in lines if line.split()[0] == entry.name)
         status = lines[lines.index(line) + 1]
         needs_ipex = "needs the IPEX stack (torch 2.8 + intel-extension-for-pytorch" in status
-        assert needs_ipex == entry.kwargs.get("use_ipex", False)
+        unsupported = entry.verdict(this_cpu()).kind == "unsupported"
+        assert needs_ipex == (entry.kwargs.get("use_ipex", False) and not unsupported)
 
 
 @pytest.mark.ipex

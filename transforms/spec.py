@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import importlib.util
 from dataclasses import dataclass
 
-IPEX_STACK_HINT = (
-    "needs the IPEX stack (torch 2.8 + intel-extension-for-pytorch 2.8): "
-    "pip install torch==2.8.0 torchvision==0.23.0 intel-extension-for-pytorch==2.8.0"
-)
-
-# module that must be importable -> the one line telling a user how to get it
-INSTALL_HINTS = {
-    "torch": "pip install torch",
-    "intel_extension_for_pytorch": IPEX_STACK_HINT,
-    "onnx": "pip install onnx onnxruntime onnxscript",
-    "onnxruntime": "pip install onnx onnxruntime onnxscript",
-    "onnxscript": "pip install onnx onnxruntime onnxscript",
-    "openvino": "pip install openvino",
-    "nncf": "pip install openvino nncf",
-    "neural_compressor": "pip install 'neural-compressor[pt]' torchao",
-    "torchao": "pip install torchao",
-}
+from coder.backend.cpu import Cpu
+from coder.backend.libraries import install_hint, missing
+from coder.backend.runtimes import ACCELERATORS, Options, Verdict, libraries_for, verdict_for
 
 METHODS = ("trace", "quantize")
 ARGUMENTS = ("accelerator", "precision", "use_ipex", "channels_last")
-ACCELERATORS = (None, "jit", "onnxruntime", "openvino")
 PRECISIONS = ("int8", "bf16")
 
 
@@ -38,7 +22,6 @@ class Transform:
     description: str
     method: str
     arguments: tuple[tuple[str, object], ...] = ()
-    requires: tuple[str, ...] = ("torch",)
 
     def __post_init__(self) -> None:
         kwargs = dict(self.arguments)
@@ -47,13 +30,26 @@ class Transform:
         _check(kwargs.get("accelerator") in ACCELERATORS, f"accelerator must be in {ACCELERATORS}")
         _check((self.method == "quantize") == ("precision" in kwargs), "quantize, and only it, takes precision")
         _check(kwargs.get("precision", "int8") in PRECISIONS, f"precision must be in {PRECISIONS}")
-        _check(set(self.requires) <= set(INSTALL_HINTS), f"requires must be among {sorted(INSTALL_HINTS)}")
-        _check(not kwargs.get("use_ipex") or "intel_extension_for_pytorch" in self.requires,
-               "use_ipex=True requires intel_extension_for_pytorch")
+        _ = self.options  # raises ValueError for a combination the runtimes table rejects
 
     @property
     def kwargs(self) -> dict[str, object]:
         return dict(self.arguments)
+
+    @property
+    def options(self) -> Options:
+        kwargs = self.kwargs
+        return Options(kwargs.get("accelerator"), kwargs.get("precision", "fp32"),
+                       bool(kwargs.get("use_ipex")), bool(kwargs.get("channels_last")))
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """The libraries it needs, from the runtimes table."""
+        return libraries_for(self.options)
+
+    def verdict(self, cpu: Cpu) -> Verdict:
+        """native, emulated or unsupported on ``cpu``, with the reason."""
+        return verdict_for(self.options, cpu)
 
     @property
     def is_int8(self) -> bool:
@@ -67,12 +63,12 @@ class Transform:
 
     def missing(self) -> list[str]:
         """Modules this transform needs that are not importable here."""
-        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+        return missing(self.requires)
 
     def install_hint(self) -> str | None:
         """One line saying how to get what is missing, or None when all is present."""
-        missing = self.missing()
-        return INSTALL_HINTS[missing[0]] if missing else None
+        absent = self.missing()
+        return install_hint(absent[0]) if absent else None
 
 
 class UnknownTransform(LookupError):

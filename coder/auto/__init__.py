@@ -15,7 +15,9 @@ from pathlib import Path
 
 from coder.auto import report, trial
 from coder.auto.progress import Progress
-from coder.auto.result import LACK_DEPENDENCY, NOT_RUN, ORIGINAL, SUCCESSFUL, Result, add_speedups, sort_key
+from coder.auto.result import (
+    LACK_DEPENDENCY, NOT_RUN, ORIGINAL, SUCCESSFUL, UNSUPPORTED, Result, add_speedups, sort_key,
+)
 
 DEFAULT_CALLS = 20
 DEFAULT_TIMEOUT = 300.0
@@ -136,7 +138,21 @@ def busy_warning() -> str:
             f"rerun when it is quiet, or with OMP_NUM_THREADS=1")
 
 
+def unsupported_here(method: str) -> str | None:
+    """Why this CPU cannot run ``method``, or None: such a method is not run at all."""
+    if method == ORIGINAL:
+        return None
+    import transforms
+    from coder.backend.cpu import this_cpu
+
+    verdict = transforms.get(method).verdict(this_cpu())
+    return verdict.reason if verdict.kind == "unsupported" else None
+
+
 def run_one(method: str, settings: Settings, workdir: Path, progress: Progress) -> Result:
+    reason = unsupported_here(method)
+    if reason:
+        return Result(method, UNSUPPORTED, reason)
     module = missing_dependency(method)
     if module:
         return Result(method, LACK_DEPENDENCY, module)

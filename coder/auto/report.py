@@ -9,7 +9,7 @@ import shlex
 import time
 from pathlib import Path
 
-from coder.auto.result import ORIGINAL, SUCCESSFUL, Result, best
+from coder.auto.result import ORIGINAL, SLOWER, SUCCESSFUL, Result, best
 
 HEADER = ("method", "status", "latency ms", "speedup", "max rel err", "top-1 agree")
 
@@ -53,7 +53,8 @@ def emitted_name(script: str, method: str) -> str:
 
 def recommendation(results: list[Result], script: str, script_args: list[str]) -> str:
     winner = best(results)
-    if winner is None and not any(r.status == SUCCESSFUL and r.method != ORIGINAL for r in results):
+    ran = any(r.status in (SUCCESSFUL, SLOWER) and r.method != ORIGINAL for r in results)
+    if winner is None and not ran:
         return "No transform ran successfully here: keep the script as it is."
     if winner is None:
         return "No transform ran faster than the original here: keep the script as it is."

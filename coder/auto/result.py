@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 SUCCESSFUL = "successful"
+SLOWER = "slower than the original here"
+UNSUPPORTED = "unsupported on this CPU"
 DRIFT_TOO_LARGE = "drift too large"
 FAIL_TO_CONVERT = "fail to convert"
 FAIL_TO_FORWARD = "fail to forward"
@@ -13,8 +15,8 @@ TIMEOUT = "timeout"
 LACK_DEPENDENCY = "lack dependency"
 INTERRUPTED = "interrupted"
 NOT_RUN = "not run"
-STATUS_ORDER = (SUCCESSFUL, DRIFT_TOO_LARGE, FAIL_TO_CONVERT, TIMEOUT, FAIL_TO_FORWARD,
-                NO_MODEL_CALL, LACK_DEPENDENCY, INTERRUPTED, NOT_RUN)
+STATUS_ORDER = (SUCCESSFUL, SLOWER, DRIFT_TOO_LARGE, FAIL_TO_CONVERT, TIMEOUT, FAIL_TO_FORWARD,
+                NO_MODEL_CALL, UNSUPPORTED, LACK_DEPENDENCY, INTERRUPTED, NOT_RUN)
 
 ORIGINAL = "original"
 # largest relative L2 error accepted per precision: the runtime's own tolerance
@@ -53,11 +55,19 @@ def sort_key(result: Result) -> tuple:
     return STATUS_ORDER.index(result.status), latency, result.method
 
 
+MEASURED_SLOWER = "measured here: not faster than the original"
+
+
 def add_speedups(results: list[Result]) -> None:
+    """Speedups of the rows whose transform really served the calls (a fallback row timed the
+    original model); a successful row not faster than the original becomes SLOWER."""
     baseline = next((r for r in results if r.method == ORIGINAL and r.status == SUCCESSFUL), None)
     for result in results:
-        if baseline and result.latency_ms:
-            result.speedup = baseline.latency_ms / result.latency_ms
+        served = result.status == SUCCESSFUL or result.reason == MEASURED_SLOWER
+        result.speedup = baseline.latency_ms / result.latency_ms if baseline and served and result.ran else None
+        slower = result.speedup is not None and result.speedup <= 1.0
+        if slower and result.method != ORIGINAL and result.status == SUCCESSFUL:
+            result.status, result.reason = SLOWER, MEASURED_SLOWER
 
 
 def best(results: list[Result]) -> Result | None:

@@ -15,17 +15,19 @@ from pathlib import Path
 from coder.auto.result import (
     DRIFT_LIMITS, DRIFT_TOO_LARGE, FAIL_TO_CONVERT, FAIL_TO_FORWARD, INTERRUPTED, LACK_DEPENDENCY,
     NO_MODEL_CALL,
-    ORIGINAL, SUCCESSFUL, TIMEOUT, Result,
+    ORIGINAL, SLOWER, SUCCESSFUL, TIMEOUT, UNSUPPORTED, Result,
 )
 
 POLL_SECONDS = 0.25
 ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 # the runtime's one-line warning when it serves the original model instead of the accelerated one
-FALLBACK_LINE = re.compile(r"coder: .* not used, running the original model: (?P<reason>.*)")
-# coder.backend.availability.MissingLibrary's message, as a fallback reason
+FALLBACK_LINE = re.compile(r"coder: \S+ not used(?P<cpu> on this CPU)? \((?P<reason>.*)\): running the original model")
+# coder.backend.libraries.MissingLibrary's message, as a fallback reason
 MISSING_LIBRARY = re.compile(r"^(?P<module>[\w.]+) is not installed: ")
 # coder.backend.wrapper's fallback reason when its parity check fails
 RUNTIME_DRIFT = "output differs from the original model"
+# its reason when the never-slower check timed the runtime slower than the original
+RUNTIME_SLOWER = "not faster than the original"
 # runtime calls before it serves steadily: one build call and one more checked call (wrapper.py's
 # VERIFY_CALLS = 2), one more for TorchScript's profiling; INT8 first calibrates on CALIB_CALLS
 STEADY_AFTER = 3
@@ -158,6 +160,8 @@ def fallback_status(reason: str) -> tuple[str, str]:
         return LACK_DEPENDENCY, missing["module"]
     if reason.startswith(RUNTIME_DRIFT):
         return DRIFT_TOO_LARGE, f"runtime check: {reason}"
+    if reason.startswith(RUNTIME_SLOWER):
+        return SLOWER, f"runtime check: {reason}"
     return FAIL_TO_CONVERT, reason
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from coder.backend.availability import load
+from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
 from coder.backend.onnx_export import export_onnx, numpy_feed
 from coder.backend.recipe import BuildRequest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from coder.backend.availability import load
+from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
 from coder.backend.flat import FlatModule
 from coder.backend.recipe import BuildRequest

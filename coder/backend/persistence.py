@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from coder.backend.accelerate import accelerate
 from coder.backend.wrapper import AcceleratedModel
 
 META = "coder_backend.json"
@@ -44,11 +45,8 @@ def load(path, model=None):
         stored = model
     if meta["method"] is None:
         return stored
-    from coder.backend.optimizer import InferenceOptimizer
-
     extra = {"calib_calls": meta["calib_calls"]} if meta["method"] == "quantize" else {}
-    accelerated = getattr(InferenceOptimizer, meta["method"])(
-        stored, **meta["options"], thread_num=meta["thread_num"], **extra)
+    accelerated = accelerate(meta["method"], stored, **meta["options"], thread_num=meta["thread_num"], **extra)
     if (folder / CALIBRATION).exists():
         accelerated.calibration = torch.load(folder / CALIBRATION)
     return accelerated

@@ -38,13 +38,29 @@ def channels_last_model(model: torch.nn.Module) -> torch.nn.Module:
     return model.to(memory_format=torch.channels_last)
 
 
+def prepared_module(request: BuildRequest) -> torch.nn.Module:
+    """The model as the torch runtimes run it: channels-last and/or ``ipex.optimize`` applied."""
+    module = request.model
+    if request.options.channels_last:
+        module = channels_last_model(module)
+    if request.options.use_ipex:
+        from coder.backend.ipex import ipex_optimize
+
+        module = ipex_optimize(module, request.options.precision == "bf16")
+    return module
+
+
 class EagerRunner:
     """Runs a (possibly IPEX-optimized) module in eager mode, under BF16 autocast if asked."""
 
-    def __init__(self, module: torch.nn.Module, request: BuildRequest, bf16: bool) -> None:
+    def __init__(self, module: torch.nn.Module, request: BuildRequest) -> None:
         self.flat = FlatModule(module, request.call)
-        self.bf16 = bf16
+        self.bf16 = request.options.precision == "bf16"
 
     def __call__(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         with maybe_bf16(self.bf16):
             return list(self.flat(*tensors))
+
+
+def build_eager(request: BuildRequest) -> EagerRunner:
+    return EagerRunner(prepared_module(request), request)

@@ -1,16 +1,18 @@
-"""What one accelerated model is made of: a frozen recipe, and what a build receives."""
+"""What one accelerated model is made of: a frozen recipe (the runtimes of the table, chosen by
+the call's options), and what a build receives."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 
+from coder.backend.cpu import Cpu
 from coder.backend.flat import CallSpec
+from coder.backend.runtimes import Options, Runtime, Verdict, runtimes_for, worst
 
 SHAPE_POLICIES = ("any", "batch", "exact")  # which input change needs a new build
-PRECISIONS = ("fp32", "bf16", "int8")
 
 
 class Runner(Protocol):
@@ -26,23 +28,50 @@ class BuildRequest:
     sample: list[torch.Tensor]
     calibration: list[list[torch.Tensor]] = field(default_factory=list)
     thread_num: int | None = None
+    options: Options = Options()
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to build one runtime for a model; ``label`` names it in warnings and tables."""
+    """How to build one runtime for a model; ``label`` names it in messages and tables."""
 
     label: str
-    precision: str
-    build: Callable[[BuildRequest], Runner]
-    shapes: str
-    requires: tuple[str, ...] = ()
-    channels_last: bool = False
-    torch_threads: bool = True  # False when the runtime owns its thread pool (ORT, OpenVINO)
+    options: Options
+    runtimes: tuple[Runtime, ...]
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS or self.shapes not in SHAPE_POLICIES:
-            raise ValueError(f"bad recipe {self.label}: {self.precision}, {self.shapes}")
+        if not self.runtimes or self.runtimes[0].shapes not in SHAPE_POLICIES:
+            raise ValueError(f"bad recipe {self.label}: {self.runtimes}")
+
+    @classmethod
+    def of(cls, label: str, options: Options) -> Recipe:
+        return cls(label, options, runtimes_for(options))
+
+    @property
+    def precision(self) -> str:
+        return self.options.precision
+
+    @property
+    def channels_last(self) -> bool:
+        return self.options.channels_last
+
+    @property
+    def shapes(self) -> str:
+        return self.runtimes[0].shapes
+
+    @property
+    def torch_threads(self) -> bool:
+        return self.runtimes[0].torch_threads
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(lib for runtime in self.runtimes for lib in runtime.libraries))
+
+    def verdict(self, cpu: Cpu) -> Verdict:
+        return worst(runtime.needs(cpu, self.options) for runtime in self.runtimes)
+
+    def build(self, request: BuildRequest) -> Runner:
+        return self.runtimes[0].build_function(self.precision)(request)
 
     def key(self, call: CallSpec, tensors: list[torch.Tensor]) -> tuple:
         return (str(call.treespec), repr(call.constants)) + tuple(self._shape_key(t) for t in tensors)

@@ -11,9 +11,11 @@ import torch
 import torch.utils._pytree as pytree
 
 import transforms
+from coder.backend.accelerate import accelerate
 from coder.backend.calibration import as_items, calls_from
+from coder.backend.messages import error_text
 from coder.backend.parity import worst_error
-from coder.backend.wrapper import VERIFY_CALLS, one_line
+from coder.backend.wrapper import VERIFY_CALLS
 
 
 @dataclass
@@ -42,19 +44,17 @@ def try_entry(entry, model, calib_data, calls, thread_num, repeats: int) -> Resu
     if entry.missing():
         result.status = f"missing: {entry.install_hint()}"
         return result
-    from coder.backend.optimizer import InferenceOptimizer
-
     extra = {"calib_data": calib_data} if entry.is_int8 else {}
     try:
-        accelerated = getattr(InferenceOptimizer, entry.method)(model, **entry.kwargs, thread_num=thread_num, **extra)
+        accelerated = accelerate(entry.method, model, **entry.kwargs, thread_num=thread_num, **extra)
         with torch.no_grad():
             for args, kwargs in (calls * (VERIFY_CALLS + 1))[:VERIFY_CALLS + 1]:
                 accelerated(*args, **kwargs)
     except Exception as error:  # one broken runtime must not end the search
-        result.status = f"failed: {one_line(error)}"
+        result.status = f"failed: {error_text(error)}"
         return result
     if getattr(accelerated, "fallback_reason", None):
-        result.status = f"fallback: {accelerated.fallback_reason[:120]}"
+        result.status = f"fallback: {accelerated.fallback_reason}"
         return result
     result.model, result.latency_ms = accelerated, latency_ms(accelerated, calls[0], repeats)
     result.drift = drift(accelerated, model, calls[0])

@@ -4,8 +4,9 @@ On a call the inputs are flattened to tensors; the recipe's shape policy decides
 already built runtime fits. A new build runs the original model on the same call, compares,
 and keeps the runtime only within the precision's tolerance. The first ``VERIFY_CALLS`` calls
 of every runtime are compared the same way, so a trace that baked in one branch of
-data-dependent control flow is caught on the next input. Any failure warns once (one line)
-and from then on the original model serves every call.
+data-dependent control flow is caught on the next input. A runtime that passes is then timed
+against the original on the same inputs (``speed.py``) and kept only if it is faster. Any
+failure warns once (one line) and from then on the original model serves every call.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from coder.backend.availability import MissingLibrary, require
+from coder.backend import speed
 from coder.backend.context import torch_threads
+from coder.backend.cpu import this_cpu
 from coder.backend.flat import OutputSpec, flatten_call, flatten_output
+from coder.backend.libraries import require
+from coder.backend.messages import debug, error_text, not_used, warn
 from coder.backend.parity import TOLERANCE, worst_error
 from coder.backend.precision import prepare_inputs
 from coder.backend.recipe import BuildRequest, Recipe, Runner
@@ -51,14 +55,17 @@ class AcceleratedModel(torch.nn.Module):
     """Wraps ``original``; behaves like it, attributes included, but runs ``recipe``."""
 
     def __init__(self, original: torch.nn.Module, recipe: Recipe, *, thread_num: int | None = None,
-                 calibration: list | None = None, calib_calls: int | None = None) -> None:
+                 calibration: list | None = None, calib_calls: int | None = None,
+                 never_slower: bool | None = None) -> None:
         super().__init__()
         self.original = original
         self.recipe = recipe
         self.thread_num = thread_num
         self.calibration = list(calibration or [])
         self.calib_calls = calib_calls or calib_calls_default()
+        self.never_slower = speed.enabled(never_slower)
         self.fallback_reason: str | None = None
+        self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self._runtimes: dict[tuple, _Runtime] = {}
 
     def __getattr__(self, name: str):
@@ -96,7 +103,7 @@ class AcceleratedModel(torch.nn.Module):
         try:
             return runtime.output.rebuild(self._run(runtime.runner, tensors))
         except Exception as error:  # a runtime failing later must not end the script either
-            self.fall_back(one_line(error))
+            self.fall_back(error_text(error), error=error)
             return self.original(*args, **kwargs)
 
     def forget_runtimes(self) -> None:
@@ -123,15 +130,39 @@ class AcceleratedModel(torch.nn.Module):
         try:
             output, expected = flatten_output(reference)
             sample = prepare_inputs(tensors, self.recipe.channels_last)
-            runner = self._build(BuildRequest(self.original, call, sample, self.calibration, self.thread_num))
+            runner = self._build(BuildRequest(self.original, call, sample, self.calibration, self.thread_num,
+                                              self.recipe.options))
             produced = self._run(runner, tensors)
         except Exception as error:  # any conversion failure must leave the user's script running
-            self.fall_back(one_line(error))
+            self.fall_back(error_text(error), error=error)
             return reference
         if not self._accept_or_fall_back(produced, expected):
             return reference
-        self._runtimes[key] = _Runtime(runner, output, VERIFY_CALLS - 1, {tuple(tuple(t.shape) for t in tensors)})
+        runtime = _Runtime(runner, output, VERIFY_CALLS - 1, {tuple(tuple(t.shape) for t in tensors)})
+        if self.never_slower and not self._faster_than_original(runtime, tensors, args, kwargs):
+            return reference
+        self._runtimes[key] = runtime
         return output.rebuild(produced)
+
+    def _faster_than_original(self, runtime: _Runtime, tensors, args, kwargs) -> bool:
+        """Time the runtime against the original on this call; fall back unless it is faster."""
+        def original():
+            with torch.no_grad():
+                return self.original(*args, **kwargs)
+
+        try:
+            self.speed = speed.compare(original, lambda: runtime.output.rebuild(self._run(runtime.runner, tensors)))
+        except Exception as error:  # e.g. a runtime that runs once and then fails
+            self.fall_back(error_text(error), error=error)
+            return False
+        if not self.speed.faster:
+            self.fall_back(self._slower_reason(self.speed))
+        return self.speed.faster
+
+    def _slower_reason(self, comparison: speed.Comparison) -> str:
+        verdict = self.recipe.verdict(this_cpu())
+        why = f"; {verdict.reason}" if verdict.kind != "native" else ""
+        return f"not faster than the original here: {comparison.describe()}{why}"
 
     def _build(self, request: BuildRequest) -> Runner:
         require(*self.recipe.requires)
@@ -151,7 +182,7 @@ class AcceleratedModel(torch.nn.Module):
         try:
             produced = self._run(runtime.runner, tensors)
         except Exception as error:  # e.g. a graph that cannot take this batch size
-            self.fall_back(one_line(error))
+            self.fall_back(error_text(error), error=error)
             return reference
         runtime.checks_left = max(0, runtime.checks_left - 1)
         return runtime.output.rebuild(produced) if self._accept_or_fall_back(produced, expected) else reference
@@ -165,18 +196,12 @@ class AcceleratedModel(torch.nn.Module):
             self.fall_back(f"output differs from the original model (relative error {error:.3g} > {tolerance:g})")
         return error <= tolerance
 
-    def fall_back(self, reason: str) -> None:
+    def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None) -> None:
         """Serve the original model from now on, after one warning naming ``reason``."""
-        if self.fallback_reason is None:
-            self.fallback_reason = reason
-            self._runtimes.clear()
-            warnings.warn(f"coder: {self.recipe.label} not used, running the original model: {reason}",
-                          RuntimeWarning, stacklevel=4)
-
-
-def one_line(error: Exception) -> str:
-    if isinstance(error, MissingLibrary):
-        return str(error)
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(error).__name__}: {first[:200]}"
+        if self.fallback_reason is not None:
+            return
+        self.fallback_reason = reason
+        self._runtimes.clear()
+        if error is not None:
+            debug(error)
+        warn(not_used(self.recipe.label, reason, on_this_cpu), stacklevel=3)

@@ -32,8 +32,10 @@ def test_table_json_plot_and_best_command_from_real_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     results = results_by_method(report)
     assert set(results) == {"original", "nano_jit_fp32", "nano_bf16"}
-    for result in results.values():
-        assert result["status"] == "successful" and result["timed_calls"] == 5 and result["latency_ms"] > 0
+    assert results["original"]["status"] == "successful"
+    for result in results.values():  # whether a transform is faster here is the CPU's business
+        assert result["status"] in ("successful", "slower than the original here")
+        assert result["timed_calls"] == 5 and result["latency_ms"] > 0
     assert results["nano_jit_fp32"]["max_rel_err"] < 1e-3 and results["nano_bf16"]["top1_agreement"] is not None
     assert results["nano_bf16"]["speedup"] == pytest.approx(
         results["original"]["latency_ms"] / results["nano_bf16"]["latency_ms"])
@@ -121,6 +123,16 @@ def wait_for_line(process, text: str, limit: float = 60) -> None:
         if text in line:
             return
     raise AssertionError(f"no line with {text!r} within {limit} s")
+
+
+def test_a_transform_this_cpu_cannot_run_is_not_run(tmp_path):
+    env = dict(os.environ, CODER_CPUINFO=str(Path(__file__).parents[1] / "cpuinfo" / "zen3.txt"))
+    report = tmp_path / "auto.json"
+    done = coder_auto("--only", "nano_jit_bf16_ipex", "--exclude", "original", "--json", str(report),
+                      script="small_resnet.py", env=env, timeout=60)
+    result = results_by_method(report)["nano_jit_bf16_ipex"]
+    assert done.returncode == 0 and result["status"] == "unsupported on this CPU"
+    assert result["reason"] == "IPEX BF16 needs AVX-512" and result["seconds"] is None
 
 
 def test_unknown_names_are_a_usage_error_with_close_matches(capsys):

@@ -36,5 +36,15 @@ def test_the_commands_to_apply_the_best_keep_the_script_arguments():
 def test_no_recommendation_when_every_transform_is_slower():
     results = finished([Result("original", "successful", latency_ms=5.0),
                         Result("nano_bf16", "successful", latency_ms=6.0)])
-    assert best(results) is None
+    assert best(results) is None and results[1].status == "slower than the original here"
+    assert results[1].speedup == 5.0 / 6.0  # measured: the row keeps its speedup
     assert report.recommendation(results, "s.py", []).startswith("No transform ran faster")
+
+
+def test_a_row_that_fell_back_shows_no_speedup():
+    results = finished([Result("original", "successful", latency_ms=5.0),
+                        Result("nano_bf16", "slower than the original here",
+                               "runtime check: not faster than the original here", latency_ms=4.9),
+                        Result("nano_jit_fp32", "fail to convert", "RuntimeError: boom", latency_ms=4.8)])
+    assert [r.speedup for r in results] == [1.0, None, None]
+    assert best(results) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import subprocess
 import sys
@@ -10,8 +11,10 @@ import pytest
 import torch
 
 from coder.backend import InferenceOptimizer
-from coder.backend.availability import MissingLibrary, require
+from coder.backend.libraries import MissingLibrary, require
+from coder.backend.parity import relative_error
 from coder.backend.recipe import Recipe
+from coder.backend.runtimes import Options, Runtime, torch_needs
 from coder.backend.wrapper import VERIFY_CALLS, AcceleratedModel
 from tests.backend.inputs import coder_warnings, images, tokens
 from transforms import IPEX_STACK_HINT
@@ -105,7 +108,8 @@ def test_random_mobilenet_int8_drift_is_caught(runtime_warnings):
 
 
 def test_missing_library_warns_once_with_pip_command(runtime_warnings):
-    recipe = Recipe("imaginary", "fp32", lambda request: None, "any", ("coder_imaginary_runtime",))
+    runtime = Runtime("imaginary", ("coder_imaginary_runtime",), torch_needs, {"fp32": "builtins:print"})
+    recipe = Recipe("imaginary", Options(), (runtime,))
     model = AcceleratedModel(torch.nn.Identity(), recipe)
     x = torch.rand(2)
     assert torch.equal(call_many(model, [x, x])[1], x)
@@ -194,3 +198,28 @@ def test_a_new_batch_size_is_checked_before_it_is_trusted(runtime_warnings):
     assert call_many(model, calls)[-1].shape == (4, 6)
     assert model.fallback_reason
     assert len(coder_warnings(runtime_warnings)) == 1
+
+
+def built_runner(model: AcceleratedModel):
+    [runtime] = model._runtimes.values()
+    return runtime.runner
+
+
+def test_the_call_options_reach_the_build(resnet18):
+    x = images(1, 0)
+    bf16 = InferenceOptimizer.quantize(resnet18, precision="bf16", accelerator="jit")
+    with torch.no_grad():
+        error = relative_error(bf16(x), resnet18(x))
+    assert built_runner(bf16).bf16 and 1e-5 < error < 5e-2  # bf16 rounding shows, within tolerance
+    fresh = copy.deepcopy(resnet18)
+    assert not fresh.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    channels_last = InferenceOptimizer.trace(fresh, channels_last=True)
+    call_many(channels_last, [x])
+    assert built_runner(channels_last).flat.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.ipex
+def test_use_ipex_reaches_the_build(resnet18):
+    model = InferenceOptimizer.trace(resnet18, use_ipex=True)
+    call_many(model, [images(1, 0)])
+    assert type(built_runner(model).flat.model.conv1) is not torch.nn.Conv2d  # IPEX's own module

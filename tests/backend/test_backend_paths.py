@@ -1,8 +1,10 @@
 """Every named transform on resnet18, mobilenet_v3_small and a tiny BERT, batch 1 then 4.
 
-Each model is called until its runtime is built, calibrated (INT8) and past its verification
-calls; then the accelerated outputs must match the original's at the documented tolerance,
-keep the original's output type, come back as float32, and no fallback may have happened.
+What is expected follows this machine's CPU verdict for the transform. Native or emulated: the
+model is called until its runtime is built, calibrated (INT8) and past its verification calls;
+then the accelerated outputs must match the original's at the documented tolerance, keep the
+original's output type, come back as float32, and no fallback may have happened. Unsupported:
+the model says why in one line and serves the original's own outputs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import torch.utils._pytree as pytree
 
 import transforms
 from coder.backend import InferenceOptimizer
+from coder.backend.cpu import this_cpu
+from coder.backend.messages import not_used
 from coder.backend.parity import TOLERANCE, worst_error
 from coder.backend.wrapper import VERIFY_CALLS
 from tests.backend.inputs import coder_warnings, images, tokens
@@ -46,6 +50,22 @@ def call(model, inputs):
         return model(**inputs) if isinstance(inputs, dict) else model(inputs)
 
 
+def assert_as_this_cpu_allows(entry, model, make_inputs, runtime_warnings):
+    verdict = entry.verdict(this_cpu())
+    if verdict.kind == "unsupported":
+        assert_says_why_and_runs_the_original(entry, model, make_inputs(2, 0), verdict.reason, runtime_warnings)
+    else:
+        assert_runs_like_original(entry, model, make_inputs, runtime_warnings)
+
+
+def assert_says_why_and_runs_the_original(entry, model, inputs, reason, runtime_warnings):
+    accelerated = optimize(entry, model)
+    got, want = call(accelerated, inputs), call(model, inputs)
+    assert all(torch.equal(a, b) for a, b in zip(pytree.tree_leaves(got), pytree.tree_leaves(want)))
+    assert accelerated.fallback_reason == reason and not accelerated.accelerated
+    assert coder_warnings(runtime_warnings) == [not_used(entry.name, reason, on_this_cpu=True)]
+
+
 def assert_runs_like_original(entry, model, make_inputs, runtime_warnings):
     accelerated = optimize(entry, model)
     for batch in (1, 4):
@@ -64,16 +84,16 @@ def assert_runs_like_original(entry, model, make_inputs, runtime_warnings):
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", CASES)
 def test_resnet18(entry, resnet18, runtime_warnings):
-    assert_runs_like_original(entry, resnet18, images, runtime_warnings)
+    assert_as_this_cpu_allows(entry, resnet18, images, runtime_warnings)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", CASES)
 def test_mobilenet_v3_small(entry, mobilenet, runtime_warnings):
-    assert_runs_like_original(entry, mobilenet, images, runtime_warnings)
+    assert_as_this_cpu_allows(entry, mobilenet, images, runtime_warnings)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", CASES)
 def test_bert(entry, bert, runtime_warnings):
-    assert_runs_like_original(entry, bert, tokens, runtime_warnings)
+    assert_as_this_cpu_allows(entry, bert, tokens, runtime_warnings)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-LOAD_IPEX = "from coder.backend.availability import load; load('intel_extension_for_pytorch'); print('loaded')"
+LOAD_IPEX = "from coder.backend.libraries import load; load('intel_extension_for_pytorch'); print('loaded')"
 
 
 @pytest.mark.ipex

@@ -1,4 +1,5 @@
-"""Which optional libraries are importable, and the one line that says how to get one."""
+"""The libraries runtimes need: one table pairs each with the one line that says how to get it
+(after optimum-intel's ``utils/import_utils.py``); everything else asks this table."""
 
 from __future__ import annotations
 
@@ -10,7 +11,28 @@ import os
 import sys
 import tempfile
 
-from transforms.spec import INSTALL_HINTS
+IPEX_STACK_HINT = (
+    "needs the IPEX stack (torch 2.8 + intel-extension-for-pytorch 2.8): "
+    "pip install torch==2.8.0 torchvision==0.23.0 intel-extension-for-pytorch==2.8.0"
+)
+ONNX_HINT = "pip install onnx onnxruntime onnxscript"
+
+# module that must be importable -> the one line telling a user how to get it
+LIBRARIES = {
+    "torch": "pip install torch",
+    "intel_extension_for_pytorch": IPEX_STACK_HINT,
+    "onnx": ONNX_HINT,
+    "onnxruntime": ONNX_HINT,
+    "onnxscript": ONNX_HINT,
+    "openvino": "pip install openvino",
+    "nncf": "pip install openvino nncf",
+    "neural_compressor": "pip install 'neural-compressor[pt]' torchao",
+    "torchao": "pip install torchao",
+}
+
+
+def install_hint(module: str) -> str:
+    return LIBRARIES.get(module.partition(".")[0], f"pip install {module}")
 
 
 class MissingLibrary(ImportError):
@@ -18,18 +40,26 @@ class MissingLibrary(ImportError):
 
     def __init__(self, module: str) -> None:
         self.module = module
-        super().__init__(f"{module} is not installed: {INSTALL_HINTS.get(module, f'pip install {module}')}")
+        super().__init__(f"{module} is not installed: {install_hint(module)}")
 
 
 def has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that fails to import
+        return False
+
+
+def missing(modules) -> list[str]:
+    """The modules among ``modules`` that are not importable here, in order."""
+    return [module for module in modules if not has(module)]
 
 
 def require(*modules: str) -> None:
     """Raise MissingLibrary for the first module that cannot be found."""
-    for module in modules:
-        if not has(module):
-            raise MissingLibrary(module)
+    absent = missing(modules)
+    if absent:
+        raise MissingLibrary(absent[0])
 
 
 # Libraries that print harmless noise on import into every patched script's run: IPEX 2.8

@@ -1,0 +1,110 @@
+"""``accelerate(method, model, **options)``: what ``trace`` and ``quantize`` do, in one place that
+the optimizer, ``load`` and ``optimize`` all call.
+
+It turns the public arguments into a Recipe (the runtimes table), asks the CPU verdict, and
+returns an AcceleratedModel that builds lazily, or the model itself when there is nothing to do.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+import torch
+
+from coder.backend import recording
+from coder.backend.calibration import MAX_CALIB_BATCHES, as_call, calls_from, flat_batches
+from coder.backend.cpu import this_cpu
+from coder.backend.libraries import MissingLibrary, missing
+from coder.backend.messages import not_used, warn
+from coder.backend.recipe import Recipe
+from coder.backend.runtimes import Options
+from coder.backend.wrapper import AcceleratedModel
+
+METHODS = ("trace", "quantize")
+
+
+def accelerate(method: str, model, **options):
+    """``trace`` or ``quantize`` by name (what ``load`` replays and ``optimize`` tries)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    return (trace if method == "trace" else quantize)(model, **options)
+
+
+def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sample=None,
+          thread_num=None, never_slower=None, **_nano_only):
+    options = Options(accelerator, "fp32", use_ipex, channels_last)
+    if accelerator is None and not (use_ipex or channels_last):
+        return recording.wrap(model, model)  # trace(model) alone: nothing to do
+    accelerated = _accelerated(model, "trace", options, thread_num=thread_num, never_slower=never_slower)
+    if input_sample is not None:
+        _build_now(accelerated, input_sample)
+    return recording.wrap(accelerated, model)
+
+
+def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
+             calib_data=None, metric=None, accuracy_criterion=None, approach="static",
+             max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
+             never_slower=None, **_nano_only):
+    if approach != "static":
+        raise ValueError(f"approach must be 'static' (post-training static quantization), not {approach!r}")
+    options = Options(accelerator, precision, use_ipex, channels_last)
+    items = list(islice(iter(calib_data), MAX_CALIB_BATCHES)) if calib_data is not None else []
+    calls = calls_from(items)  # read once: calib_data may be a one-shot generator
+    calibration = flat_batches(calls) or None
+    if input_sample is None and calls and precision == "int8":
+        input_sample = calls[0]
+    calib_calls = calib_calls or (len(calibration) if calibration else None)
+    accelerated = _accelerated(model, "quantize", options, thread_num=thread_num, never_slower=never_slower,
+                               calibration=calibration, calib_calls=calib_calls)
+    if input_sample is not None:
+        _build_now(accelerated, input_sample)
+    if metric is not None and items and isinstance(accelerated, AcceleratedModel):
+        from coder.backend.metric import check_metric
+
+        check_metric(accelerated, model, items, metric, accuracy_criterion)
+    return recording.wrap(accelerated, model)
+
+
+def label_of(method: str, options: Options) -> str:
+    """The catalog's name for this call (messages say what the user asked for), else a description."""
+    import transforms
+
+    named = transforms.name_for(method, options)
+    if named:
+        return named
+    parts = [options.accelerator or "eager", options.precision, "ipex" if options.use_ipex else "",
+             "channels_last" if options.channels_last else ""]
+    return "+".join(part for part in parts if part)
+
+
+def _accelerated(model, method: str, options: Options, **settings):
+    """An AcceleratedModel for ``options``, already fallen back when it cannot run here."""
+    recipe = Recipe.of(label_of(method, options), options)
+    if not isinstance(model, torch.nn.Module):
+        warn(not_used(recipe.label, f"a {type(model).__name__} is not a torch.nn.Module"), stacklevel=4)
+        return model
+    model.eval()
+    accelerated = AcceleratedModel(model, recipe, **settings)
+    accelerated.how = (method, {"accelerator": options.accelerator, "use_ipex": options.use_ipex,
+                                "channels_last": options.channels_last,
+                                **({"precision": options.precision} if method == "quantize" else {})})
+    verdict = recipe.verdict(this_cpu())
+    absent = missing(recipe.requires)
+    if verdict.kind == "unsupported":
+        accelerated.fall_back(verdict.reason, on_this_cpu=True)
+    elif absent:
+        accelerated.fall_back(str(MissingLibrary(absent[0])))
+    return accelerated
+
+
+def _build_now(accelerated, input_sample) -> None:
+    if isinstance(accelerated, AcceleratedModel) and accelerated.fallback_reason is None:
+        accelerated.build_now(*_sample_call(input_sample))
+
+
+def _sample_call(input_sample) -> tuple[tuple, dict]:
+    if isinstance(input_sample, tuple) and len(input_sample) == 2 and isinstance(input_sample[1], dict):
+        return input_sample  # already (args, kwargs), as calls_from gives
+    if isinstance(input_sample, (tuple, list)):
+        return tuple(input_sample), {}
+    return as_call(input_sample)

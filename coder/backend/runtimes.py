@@ -1,0 +1,156 @@
+"""One table entry per runtime: the libraries it needs, what it needs of the CPU, and its build
+functions. The catalog (``--list``), the recipes and the accelerated model all read this table.
+
+No torch import: build functions are named ``"module:function"`` and imported when a model is
+built. A verdict says how a runtime runs a call's options on a CPU: ``native``; ``emulated`` (it
+runs, but expect it to be slow, and why); ``unsupported`` (it cannot run here, and why).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from coder.backend.cpu import Cpu
+
+VERDICTS = ("native", "emulated", "unsupported")  # from best to worst
+ACCELERATORS = (None, "jit", "onnxruntime", "openvino")
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in VERDICTS or (self.kind != "native") != bool(self.reason):
+            raise ValueError(f"bad verdict: {self.kind} {self.reason!r}")
+
+
+NATIVE = Verdict("native")
+
+
+def worst(verdicts) -> Verdict:
+    """The least favourable verdict; among equals, the first (the runtime listed first)."""
+    return max(verdicts, key=lambda v: VERDICTS.index(v.kind), default=NATIVE)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The public arguments of ``trace``/``quantize`` that choose the runtime."""
+
+    accelerator: str | None = None
+    precision: str = "fp32"
+    use_ipex: bool = False
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(f"accelerator must be one of {ACCELERATORS}, not {self.accelerator!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be 'int8' or 'bf16', not {self.precision!r}")
+        graph = self.accelerator in ("onnxruntime", "openvino")
+        if self.use_ipex and graph:
+            raise ValueError(f"use_ipex=True cannot be combined with accelerator={self.accelerator!r}")
+        if self.precision == "bf16" and graph:
+            raise ValueError(f"precision='bf16' is available with accelerator None or 'jit', "
+                             f"not {self.accelerator!r}")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    libraries: tuple[str, ...]
+    needs: Callable[[Cpu, Options], Verdict]
+    builds: Mapping[str, str] = field(default_factory=dict)  # precision -> "module:function"
+    shapes: str = "any"  # which input change needs a new build: any, batch, exact (recipe.py)
+    torch_threads: bool = True  # False when the runtime owns its thread pool (ORT, OpenVINO)
+
+    def build_function(self, precision: str) -> Callable:
+        module, _, function = self.builds[precision].partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+# --- what each runtime needs of the CPU --------------------------------------------------
+
+def _bf16(cpu: Cpu) -> Verdict:
+    if cpu.bf16:
+        return NATIVE
+    if cpu.avx512:
+        return Verdict("emulated", "no AVX512-BF16 or AMX here: BF16 is converted to fp32 inside "
+                                   "AVX-512 kernels, usually slower than plain fp32")
+    return Verdict("emulated", "no native BF16 here (needs AVX512-BF16 or AMX-BF16): BF16 math "
+                               "runs on slow fallback kernels, several times slower than fp32")
+
+
+def _int8(cpu: Cpu) -> Verdict:
+    if cpu.avx2:
+        return NATIVE  # without VNNI the u8·s8 products are summed in 16 bits, still fast
+    return Verdict("emulated", "no AVX2 here: INT8 kernels run on SSE fallbacks")
+
+
+def torch_needs(cpu: Cpu, options: Options) -> Verdict:
+    return _bf16(cpu) if options.precision == "bf16" else NATIVE
+
+
+def ipex_needs(cpu: Cpu, options: Options) -> Verdict:
+    if not cpu.avx2:
+        return Verdict("unsupported", "IPEX needs AVX2 at least")
+    if cpu.avx512:
+        return torch_needs(cpu, options)
+    if options.precision == "bf16" and options.accelerator == "jit":
+        return Verdict("unsupported", "IPEX BF16 needs AVX-512")  # its TorchScript kernels fail without
+    if options.precision == "bf16":
+        return Verdict("emulated", "IPEX BF16 weight prepacking needs AVX-512: the weights stay "
+                                   "unpacked and BF16 runs on slow fallback kernels")
+    return Verdict("emulated", "IPEX's fp32 kernels target AVX-512: on an AVX2-only CPU "
+                               "ipex.optimize ran about 5x slower than plain PyTorch")
+
+
+def graph_runtime_needs(cpu: Cpu, options: Options) -> Verdict:
+    return _int8(cpu) if options.precision == "int8" else NATIVE
+
+
+def inc_needs(cpu: Cpu, options: Options) -> Verdict:
+    return _int8(cpu)
+
+
+EAGER = Runtime("eager", ("torch",), torch_needs,
+                {"fp32": "coder.backend.precision:build_eager", "bf16": "coder.backend.precision:build_eager"})
+JIT = Runtime("jit", ("torch",), torch_needs,
+              {"fp32": "coder.backend.jit:build", "bf16": "coder.backend.jit:build"}, shapes="exact")
+IPEX = Runtime("ipex", ("intel_extension_for_pytorch",), ipex_needs)  # applied by eager and jit
+ONNXRUNTIME = Runtime("onnxruntime", ("torch", "onnx", "onnxruntime"), graph_runtime_needs,
+                      {"fp32": "coder.backend.onnxruntime:build_fp32",
+                       "int8": "coder.backend.onnxruntime:build_int8"},
+                      shapes="batch", torch_threads=False)
+OPENVINO = Runtime("openvino", ("torch", "openvino"), graph_runtime_needs,
+                   {"fp32": "coder.backend.openvino:build_fp32", "int8": "coder.backend.openvino:build_int8"},
+                   shapes="batch", torch_threads=False)
+NNCF = Runtime("nncf", ("nncf",), graph_runtime_needs)  # quantizes for openvino's int8 build
+INC = Runtime("neural_compressor", ("torch", "neural_compressor"), inc_needs,
+              {"int8": "coder.backend.int8:build_inc"}, shapes="exact")
+
+RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC)}
+
+
+def runtimes_for(options: Options) -> tuple[Runtime, ...]:
+    """The runtimes a call uses, the one that builds first."""
+    if options.accelerator == "onnxruntime":
+        return (ONNXRUNTIME,)
+    if options.accelerator == "openvino":
+        return (OPENVINO, NNCF) if options.precision == "int8" else (OPENVINO,)
+    if options.precision == "int8":
+        return (INC,)
+    base = JIT if options.accelerator == "jit" else EAGER
+    return (base, IPEX) if options.use_ipex else (base,)
+
+
+def libraries_for(options: Options) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(lib for runtime in runtimes_for(options) for lib in runtime.libraries))
+
+
+def verdict_for(options: Options, cpu: Cpu) -> Verdict:
+    return worst(runtime.needs(cpu, options) for runtime in runtimes_for(options))
