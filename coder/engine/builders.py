@@ -43,22 +43,24 @@ class Builders:
         return self._built_by_call(expr) if position is None else self._returned_by_helper(expr, position)
 
     def _built_by_call(self, call: cst.Call) -> Built | None:
-        found = lambda pattern: pattern.found(self.script, call)  # noqa: E731
-        if found(patterns.CHECKPOINT_LOAD):
+        if self._is(call, patterns.CHECKPOINT_LOAD):
             return Built(certain=False)
-        if found(patterns.MODEL_FACTORY) or found(patterns.MODEL_LOOKUP):
+        if self._is(call, patterns.MODEL_FACTORY) or self._is(call, patterns.MODEL_LOOKUP):
             return MODEL
-        if found(patterns.PIPELINE):
+        if self._is(call, patterns.PIPELINE):
             return Built(pipeline=True)
-        if found(patterns.COMPILED_MODEL_LOAD):
+        if self._is(call, patterns.COMPILED_MODEL_LOAD):
             return Built(optimized_by=patterns.label_of(self.script, call, patterns.COMPILED_LOADERS))
-        if found(patterns.OPTIMIZING_CALL) and call.args:
+        if self._is(call, patterns.OPTIMIZING_CALL) and call.args:
             inner = self.built_by(call.args[0].value)
             label = patterns.label_of(self.script, call, patterns.OPTIMIZERS)
             return Built(inner.pipeline, label) if inner else None
         if any(self.is_model_class(c) for c in self._defined(call.func, cst.ClassDef)):
             return MODEL
         return self._returned_by_helper(call, None)
+
+    def _is(self, call: cst.Call, pattern: patterns.Pattern) -> bool:
+        return pattern.found(self.script, call)
 
     def is_model_class(self, node: cst.ClassDef) -> bool:
         """Derives from nn.Module or PreTrainedModel, defines forward(), or derives from such a class of the file."""

@@ -1,8 +1,7 @@
 """What patching a script gives: Patched, Skipped or Failed, with findings that carry a code.
 
 Findings are shown the way pyflakes and ruff show theirs, ``script.py:6:1: C101 message``; the
-codes are listed in docs/ENGINE.md. This module imports nothing heavy: the CLI and ``coder``
-read these types without loading LibCST.
+codes are listed in docs/ENGINE.md. Only the standard library is imported here.
 """
 
 from __future__ import annotations

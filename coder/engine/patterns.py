@@ -81,7 +81,8 @@ MODEL_FACTORY = Pattern(
     counterexamples=(
         "import torchvision.models as m\nm.get_weight('x')",
         "from torchvision import models\nmodels.list_models()",
-        "from transformers import AutoTokenizer, AutoConfig\nAutoTokenizer.from_pretrained('x')\nAutoConfig.from_pretrained('x')",
+        "from transformers import AutoTokenizer\nAutoTokenizer.from_pretrained('x')",
+        "from transformers import AutoConfig\nAutoConfig.from_pretrained('x')",
         "import transformers\ntransformers.BertConfig()",
         "resnet18()",  # not imported from a model library
     ),
@@ -140,7 +141,8 @@ MODEL_CLASS = Pattern(
     examples=("import torch.nn as nn\nclass Net(nn.Module):\n    pass",
               "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
               "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x"),
-    counterexamples=("import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",),
+    counterexamples=(
+        "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",),
 )
 
 # --- what a model is already optimized with: coder does not stack a second optimization
@@ -198,8 +200,10 @@ INFERENCE_CONTEXT = Pattern(
     "inference-context",  # a `with` item or a decorator
     qualified_in(INFERENCE_CONTEXTS)  # the call, or the bare decorator
     | m.Call(func=qualified_in({"torch.set_grad_enabled"}), args=[m.Arg(value=m.Name("False")), m.ZeroOrMore()]),
-    examples=("import torch\nwith torch.no_grad():\n    pass", "from torch import inference_mode\n@inference_mode()\ndef f(): pass",
-              "import torch\n@torch.no_grad\ndef f(): pass", "import torch\nwith torch.set_grad_enabled(False):\n    pass",
+    examples=("import torch\nwith torch.no_grad():\n    pass",
+              "from torch import inference_mode\n@inference_mode()\ndef f(): pass",
+              "import torch\n@torch.no_grad\ndef f(): pass",
+              "import torch\nwith torch.set_grad_enabled(False):\n    pass",
               "import torch\nwith torch.autocast('cpu'):\n    pass"),
     counterexamples=("import torch\nwith torch.set_grad_enabled(True):\n    pass", "with open('f'):\n    pass",
                      "import torch\nwith torch.enable_grad():\n    pass"),
@@ -210,7 +214,8 @@ LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoade
 DATA_LOADER = Pattern(
     "data-loader",
     m.Call(func=qualified_in(LOADERS)),
-    examples=("from torch.utils.data import DataLoader\nDataLoader(data)", "import timm.data\ntimm.data.create_loader(d, 224, 8)"),
+    examples=("from torch.utils.data import DataLoader\nDataLoader(data)",
+              "import timm.data\ntimm.data.create_loader(d, 224, 8)"),
     counterexamples=("from torch.utils.data import Dataset\nDataset()", "DataLoader(data)"),
 )
 

@@ -52,7 +52,8 @@ class Uses:
         """Every ``self.<attribute>`` inside a class."""
         return m.findall(owner, self_attribute(attribute))
 
-    def sites(self, references: list[cst.CSTNode], target: str, seen: set | None = None) -> tuple[list[Site], list[cst.Call]]:
+    def sites(self, references: list[cst.CSTNode], target: str,
+              seen: set | None = None) -> tuple[list[Site], list[cst.Call]]:
         """Inference sites reached from ``references``, and the calls through which they are reached."""
         seen = set() if seen is None else seen
         sites: list[Site] = []
@@ -76,7 +77,7 @@ class Uses:
     def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
         """``model.generate(...)``, ``model.forward(...)``."""
         call = self.script.parent(parent) if isinstance(parent, cst.Attribute) and parent.value is node else None
-        if not isinstance(call, cst.Call) or call.func is not parent or not patterns.INFERENCE_METHOD.found(self.script, call):
+        if not (isinstance(call, cst.Call) and call.func is parent and patterns.INFERENCE_METHOD.found(self.script, call)):
             return None
         return Site(call, target, self.script.line(call), parent.attr.value == "generate")
 
