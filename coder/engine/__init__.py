@@ -99,4 +99,4 @@ def _unique(rows: list[dict]) -> list[dict]:
 
 
 __all__ = ["BASELINE", "Analysis", "CoderWarning", "Failed", "Finding", "OptimizerCall", "Outcome", "Patched",
-           "ScriptError", "Skipped", "analysis_of", "inspect", "patch", "patch_with_call"]
+           "ScriptError", "Skipped", "analysis_of", "inspect", "optimizer_call_for", "patch", "patch_with_call"]
