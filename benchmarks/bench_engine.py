@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_engine.py [--repeat 7]
 
 Two generated scripts of about 2,000 lines, built around coder/examples/resnet_inference.py:
-  mostly-unrelated  the example plus helper functions that never touch torch (pruned before LibCST)
-  all-torch         the example plus functions that all use torch and call each other (nothing pruned)
+  mostly-unrelated  the example plus helper functions that never touch torch
+  all-torch         the example plus functions that all use torch and call each other
+(In both, the added functions are parsed and written back, but left out of the metadata view.)
 Measured: the in-process patch (parse, detect, plan, rewrite, re-parse check) and whole processes
 `python -m coder -o nano_jit_bf16_ipex --emit OUT` and `--diff`, medians of --repeat runs.
 """
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # measure this checkout, not whichever coder is installed
 EXAMPLE = ROOT / "coder" / "examples" / "resnet_inference.py"
 TRANSFORM = "nano_jit_bf16_ipex"
 
@@ -85,7 +87,7 @@ def in_process(source: str) -> None:
 
 
 def process(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "coder", "-o", TRANSFORM, *args], check=True,
+    subprocess.run([sys.executable, "-m", "coder", "-o", TRANSFORM, *args], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

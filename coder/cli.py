@@ -88,7 +88,7 @@ def dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
         print(list_transforms(as_json=args.json is True))
         return 0
     if args.inspect:
-        from coder.engine.commands import inspect_script
+        from coder.commands import inspect_script
         return inspect_script(args.inspect, as_json=args.json is True)
     if not args.transform:
         raise UsageError("say what to do: -o NAME SCRIPT, --inspect SCRIPT or --list")
@@ -96,7 +96,7 @@ def dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
         raise UsageError(f"-o {args.transform} needs a SCRIPT")
     if args.transform == "auto":
         return run_auto(args, script_args)
-    from coder.engine.commands import patch_script
+    from coder.commands import patch_script
     return patch_script(args.transform, args.script, script_args, diff=args.diff, emit=args.emit)
 
 

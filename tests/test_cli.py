@@ -1,6 +1,7 @@
 """The command line as a user meets it (DESIGN section 5), run in subprocesses like a user would."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coder import cli
-from coder.engine.commands import unified_diff
+from coder.commands import unified_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "coder" / "examples" / "resnet_inference.py"
@@ -19,8 +20,9 @@ PROBE = ("import sys\nfrom coder.cli import main\ncode = main(sys.argv[1:])\n"
 
 
 def coder(*args, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=120)
+                          cwd=cwd or ROOT, env=env, timeout=120)  # this checkout's coder, whatever the cwd
 
 
 def errors(result) -> list[str]:
@@ -70,7 +72,7 @@ def test_inspect_json_and_text_without_torch():
     assert json.loads(result.stdout) == {
         "models": [{"var": "model", "line": 23, "ready_line": 24, "scope": "main"}],
         "inference": [{"model": "model", "line": 29}, {"model": "model", "line": 32}],
-        "loaders": []}
+        "loaders": [], "warnings": []}
     text = coder("--inspect", EXAMPLE)
     assert "model  built line 23 in main, ready after line 24, inference at lines 29, 32" in text.stdout
 
@@ -122,7 +124,7 @@ def test_run_is_the_script_as_main_with_its_argv_file_path_and_exit_code(tmp_pat
     result = coder("-o", "nano_bf16", "app/main.py", "--steps", "2", "-x", cwd=tmp_path)
     assert result.returncode == 3
     assert result.stdout == "__main__ app/main.py ['app/main.py', '--steps', '2', '-x'] 42\n"
-    assert errors(result) == ["coder: warning: app/main.py: no model found: the script is left unchanged"]
+    assert errors(result) == ["app/main.py: C001 no model found: the script is left unchanged"]
 
 
 def test_script_failure_shows_the_scripts_traceback(tmp_path):
@@ -137,8 +139,9 @@ def test_skipped_model_warning_names_its_line():
     script = ROOT / "fixtures" / "ipex_bf16_already" / "input.py"
     result = coder("-o", "nano_bf16", "--diff", script)
     assert result.stdout == ""
-    assert errors(result) == [f"coder: warning: {script}:6: 'model' is already optimized with ipex.optimize "
-                              "(line 10): not adding a second optimization"]
+    assert errors(result) == [f"{script}:6:1: C101 'model' is already optimized with ipex.optimize "
+                              "(line 10): not adding a second optimization",
+                              f"{script}: C003 nothing to change: the script is left unchanged"]
 
 
 def test_auto_dispatch_with_its_options(monkeypatch):

@@ -1,37 +1,32 @@
-"""The rewriting engine: parse, detect, plan, rewrite (DESIGN.md sections 1, 2 and 6).
+"""The rewriting engine, in four steps (DESIGN.md sections 1, 2 and 6):
+
+    parse.py      source ──▶ Script: one LibCST tree, and the metadata detection reads
+    detect.py     Script ──▶ Analysis: models, ready points, inference sites, loaders, findings
+    plan.py       Analysis + a transform's optimizer call ──▶ Plan: the edits
+    transform.py  Plan ──▶ the patched tree, whose code is the patched script
 
     >>> from coder import engine
-    >>> result = engine.patch(source, "nano_jit_bf16_ipex")
-    >>> result.source, result.warnings
+    >>> outcome = engine.patch(source, "nano_jit_bf16_ipex")   # Patched, Skipped or Failed
+    >>> outcome.source, outcome.warnings
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import transforms
-from coder.engine.detect import Analysis, analyze
+from coder.engine import detect, outcome, parse
+from coder.engine.detect import Analysis
+from coder.engine.injected import BASELINE, OptimizerCall, optimizer_call_for
+from coder.engine.outcome import Failed, Finding, Outcome, Patched, ScriptError, Skipped
+from coder.engine.parse import check_syntax
 from coder.engine.plan import make_plan
-from coder.engine.recipe import BASELINE, Recipe, recipe_for
-from coder.engine.rewrite import RewriteError, apply
-from coder.engine.source import ScriptError
-from coder.engine.tree import Tree
-
-NO_MODEL = "no model found: the script is left unchanged"
-NO_INFERENCE = "no inference call found on a model: the script is left unchanged"
-UNPARSABLE = "internal error: the patched script would not parse, so it is left unchanged (please report it)"
+from coder.engine.transform import apply
 
 
 class CoderWarning(UserWarning):
     """Something coder left alone in a script (coder.patch issues these)."""
-
-
-@dataclass(frozen=True)
-class Patched:
-    source: str
-    warnings: tuple[str, ...]  # "LINE: message" or a message about the whole script
 
 
 def analysis_of(source: str) -> Analysis:
@@ -41,42 +36,56 @@ def analysis_of(source: str) -> Analysis:
 
 @functools.lru_cache(maxsize=16)
 def _cached_analysis(source: str) -> Analysis:
-    return analyze(Tree(source))
+    return detect.detect(parse.parse(source))
 
 
-def patch(source: str, transform: str | transforms.Transform | Recipe) -> Patched:
+def patch(source: str, transform: str | transforms.Transform | OptimizerCall) -> Outcome:
     """Apply a named transform (or "original", the plain baseline trace); raises ScriptError, UnknownTransform."""
-    recipe = recipe_for(transform)
+    call = optimizer_call_for(transform)
     analysis = analysis_of(source)
-    if not analysis.models:
-        return Patched(source, (*analysis.warnings, nothing_to_do(analysis)))
-    plan = make_plan(analysis, recipe)
-    warnings = tuple(sorted(plan.warnings, key=_line_of))
+    if (reason := analysis.skip_reason) is not None:
+        return _unchanged(Skipped(source, reason, tuple(analysis.findings)))
+    edits = make_plan(analysis, call)
+    warnings = tuple(sorted(edits.warnings, key=lambda f: (f.line or 0, f.column or 0)))
+    if edits.empty:
+        return _unchanged(Skipped(source, outcome.NOTHING_TO_CHANGE.at(), warnings))
+    if (line := analysis.script.unwritable_line) is not None:
+        return _unchanged(Failed(source, outcome.NOT_REPRODUCIBLE.at((line, 1)), warnings))
+    return _checked(source, apply(analysis.script, edits), warnings)
+
+
+def _unchanged(result: Skipped | Failed) -> Skipped | Failed:
+    check_syntax(result.source)  # LibCST reads a few scripts CPython rejects
+    return result
+
+
+def _checked(source: str, patched: str, warnings: tuple[Finding, ...]) -> Patched | Failed:
+    """The patched script if CPython parses it; a script that does not parse is given back unchanged."""
     try:
-        return Patched(apply(analysis.tree, plan), warnings)
-    except RewriteError:
-        return Patched(source, (*warnings, UNPARSABLE))
-
-
-def nothing_to_do(analysis: Analysis) -> str:
-    """The closing warning for a script left unchanged because no model is placed."""
-    return NO_INFERENCE if analysis.warnings else NO_MODEL
+        check_syntax(patched)
+    except ScriptError:
+        return _unchanged(Failed(source, outcome.UNPARSABLE.at(), warnings))
+    return Patched(patched, warnings)
 
 
 def patch_with_call(source: str, build: Callable[[str, str | None], str], *,
-                    calibrates: bool = False, traces_graph: bool = True) -> Patched:
+                    calibrates: bool = False, traces_graph: bool = True) -> Outcome:
     """Like :func:`patch` with a custom call: ``build(model_source, loader_source_or_None)``."""
-    return patch(source, Recipe("custom", build, calibrates, traces_graph))
+    return patch(source, OptimizerCall("custom", build, calibrates, traces_graph))
 
 
 def inspect(source: str) -> dict:
-    """What was detected, in the JSON shape of DESIGN section 5 (lines 1-based, in the script)."""
+    """What was detected, in the JSON shape of DESIGN section 5 (lines 1-based, in the script),
+    plus ``warnings``: the findings about models left alone, or why the script is."""
+    check_syntax(source)
     analysis = analysis_of(source)
     placed = [m for m in analysis.models if m.placed]
+    findings = [*analysis.findings, *filter(None, [analysis.skip_reason])]
     return {
         "models": [{"var": m.var, "line": m.line, "ready_line": m.ready.line, "scope": m.scope} for m in placed],
         "inference": _unique([{"model": m.var, "line": s.line} for m in placed for s in m.sites]),
         "loaders": [{"var": l.var, "line": l.line} for l in analysis.loaders],
+        "warnings": [f.as_json() for f in findings],
     }
 
 
@@ -89,10 +98,5 @@ def _unique(rows: list[dict]) -> list[dict]:
     return unique
 
 
-def _line_of(warning: str) -> int:
-    head = warning.split(":", 1)[0]
-    return int(head) if head.isdigit() else 0
-
-
-__all__ = ["BASELINE", "NO_INFERENCE", "NO_MODEL", "Analysis", "CoderWarning", "Patched", "Recipe", "ScriptError", "analysis_of", "inspect", "nothing_to_do",
-           "patch", "patch_with_call"]
+__all__ = ["BASELINE", "Analysis", "CoderWarning", "Failed", "Finding", "OptimizerCall", "Outcome", "Patched",
+           "ScriptError", "Skipped", "analysis_of", "inspect", "optimizer_call_for", "patch", "patch_with_call"]

@@ -1,34 +1,46 @@
-"""Detection: every model, the statement after which it is ready, its inference sites, loaders."""
+"""Step 2, detect: every model, the statement after which it is ready, its inference sites, loaders.
+
+    script ──Collected (one pass)──▶ assignments, calls, returns
+           ──Builders──▶ which assignments bind a model (builders.py, patterns.py)
+           ──Uses──▶ where each model is called for inference, and what trains it (uses.py)
+           ──find_ready_point──▶ where its optimizer call goes (ready.py)
+
+A model left alone (already optimized, trained where it is evaluated, ...) is kept with the
+finding that says why; a script with nothing to place gets a reason to be skipped.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from coder.engine import names
-from coder.engine.classify import Built, Classifier
-from coder.engine.index import Index, assignment_pairs, binding_text
+from coder.engine import outcome, patterns
+from coder.engine.builders import Built, Builders
+from coder.engine.collect import Collected, assignment_pairs, bound_name
+from coder.engine.parse import Script
 from coder.engine.ready import ReadyPoint, find_ready_point
-from coder.engine.tree import Tree
-from coder.engine.usage import Site, Usage
+from coder.engine.uses import Site, Uses
 
 
 @dataclass
 class Model:
     var: str  # the name it is bound to: "model", "self.model", "classifier"
     target: str  # what is optimized: the model itself, or "<pipeline>.model"
-    line: int
+    position: tuple[int, int]  # (line, column) of the assignment that builds it
     statement: cst.BaseStatement
     scope: str
     sites: list[Site] = field(default_factory=list)
     ready: ReadyPoint | None = None
-    skipped: str | None = None  # why it is left alone (said in a warning)
+    skipped: outcome.Finding | None = None  # why it is left alone
     references: list[cst.CSTNode] = field(default_factory=list)
     entries: list[cst.CSTNode] = field(default_factory=list)  # calls through which it is used for inference
     generative_pipeline: bool = False
     certain: bool = True
+
+    @property
+    def line(self) -> int:
+        return self.position[0]
 
     @property
     def placed(self) -> bool:
@@ -49,139 +61,130 @@ class Loader:
 
 @dataclass
 class Analysis:
-    tree: Tree
-    models: list[Model]
+    script: Script
+    models: list[Model]  # used for inference, or left alone with a finding
     loaders: list[Loader]
-    warnings: list[str]
+    findings: list[outcome.Finding]
     training: list[cst.Call]
 
+    @property
+    def skip_reason(self) -> outcome.Finding | None:
+        """Why the script is left unchanged whatever the transform (None: there is a model to place)."""
+        if self.models:
+            return None
+        return (outcome.NO_INFERENCE if self.findings else outcome.NO_MODEL).at()
 
-def analyze(tree: Tree) -> Analysis:
-    index = Index(tree.module)
-    classifier, usage = Classifier(tree, index), Usage(tree, index)
-    training = usage.training_calls()
-    models = []
-    for node in index.assignments:
-        if _inside_model_class(tree, classifier, node):
-            continue  # a layer of a model being defined, not a model a script runs
-        for target, position in assignment_pairs(node):
-            built = classifier.classify(node.value, position)
-            if built is not None and (model := _model_at(tree, usage, node, target, built)):
-                models.append(model)
+
+def detect(script: Script) -> Analysis:
+    collected = Collected(script.view)
+    builders, uses = Builders(script, collected), Uses(script, collected)
+    models = _models(script, collected, builders, uses)
     for model in models:
-        _place(tree, usage, model, training)
-    loaders = _loaders(tree, index)
-    warnings = [f"{m.line}: {m.skipped}" for m in models if m.skipped]
+        if model.sites and not model.skipped:
+            _place(script, uses, model)
+    findings = [m.skipped for m in models if m.skipped]
     kept = [m for m in models if m.sites or m.skipped]
     if not kept:
-        warnings += [f"{m.line}: '{m.var}' is built but coder sees no inference call on it"
-                     for m in models if m.certain]
-    return Analysis(tree, kept, loaders, warnings, training)
+        findings += [outcome.NEVER_CALLED.at(m.position, var=m.var) for m in models if m.certain]
+    return Analysis(script, kept, _loaders(script, collected), findings, uses.training)
 
 
-def _inside_model_class(tree: Tree, classifier: Classifier, node: cst.CSTNode) -> bool:
-    owner = tree.enclosing(node, (cst.ClassDef,))
-    return owner is not None and owner.name.value in classifier.model_classes
+def _models(script: Script, collected: Collected, builders: Builders, uses: Uses) -> list[Model]:
+    models = []
+    for node in collected.assignments:
+        owner = script.enclosing(node, (cst.ClassDef,))
+        if owner is not None and builders.is_model_class(owner):
+            continue  # a layer of a model being defined, not a model a script runs
+        for target, position in assignment_pairs(node):
+            built = builders.built_by(node.value, position)
+            if built is not None and (var := bound_name(target)) is not None:
+                models.append(_model_at(script, uses, node, target, var, built))
+    return models
 
 
-def _model_at(tree: Tree, usage: Usage, node, target, built: Built) -> Model | None:
-    var = binding_text(target)
-    if var is None:
-        return None
-    statement = tree.statement_of(node)
-    optimized = var if built.kind == "model" else f"{var}.model"  # a pipeline's model
-    model = Model(var, optimized, tree.line(node), statement, tree.scope_name(node))
-    model.generative_pipeline = built.kind == "pipeline" and _generative_task(node.value)
-    model.certain = built.certain
-    model.sites, model.entries = _sites(tree, usage, target, model)
-    trained_attribute = model.sites and isinstance(target, cst.Attribute)
-    trainer = usage.training_function(model.references) if trained_attribute else None
-    if trainer is not None:
-        model.skipped = f"'{var}' is trained in {trainer.name.value}() (line {tree.line(trainer)}): left as it is"
-    elif built.optimized_by:
-        model.skipped = f"'{var}' is already optimized with {built.optimized_by}: not adding a second optimization"
-    elif model.sites and (not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1):
-        model.skipped = f"'{var}' is built where coder cannot add a statement after it: left as it is"
+def _model_at(script: Script, uses: Uses, node, target, var: str, built: Built) -> Model:
+    statement = script.statement_of(node)
+    optimized = f"{var}.model" if built.pipeline else var
+    model = Model(var, optimized, script.position(node), statement, script.scope_name(node), certain=built.certain)
+    model.generative_pipeline = built.pipeline and patterns.GENERATIVE_PIPELINE.found(script, node.value)
+    model.sites, model.entries = _sites(script, uses, target, model)
+    model.skipped = _left_alone(script, uses, model, target, built)
     return model
 
 
-def _sites(tree: Tree, usage: Usage, target, model: Model) -> tuple[list[Site], list[cst.CSTNode]]:
+def _left_alone(script: Script, uses: Uses, model: Model, target, built: Built) -> outcome.Finding | None:
+    """Why the model is left as it is, known from how it is built and trained (None: it is not)."""
+    trainer = uses.training_function(model.references) if model.sites and isinstance(target, cst.Attribute) else None
+    if trainer is not None:
+        return outcome.TRAINED_IN_METHOD.at(model.position, var=model.var, method=trainer.name.value,
+                                            line=script.line(trainer))
+    if built.optimized_by:
+        return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=built.optimized_by)
+    one_statement = isinstance(model.statement, cst.SimpleStatementLine) and len(model.statement.body) == 1
+    if model.sites and not one_statement:
+        return outcome.NO_ROOM_AFTER.at(model.position, var=model.var)
+    return None
+
+
+def _sites(script: Script, uses: Uses, target, model: Model) -> tuple[list[Site], list[cst.CSTNode]]:
     if isinstance(target, cst.Name):
-        references = _live_references(tree, usage, target, model)
+        references = _live_references(script, uses, target, model)
     else:
-        owner = tree.enclosing(target, (cst.ClassDef,))
-        references = usage.attribute_references(owner, target.attr.value) if owner else []
+        owner = script.enclosing(target, (cst.ClassDef,))
+        references = uses.attribute_references(owner, target.attr.value) if owner else []
     model.references = references
-    sites, entries = usage.sites(references, model.var)
+    sites, entries = uses.sites(references, model.var)
     inner = model.target[len(model.var):]  # ".model" for a pipeline, "" for a model
     return [Site(s.call, s.target + inner, s.line, s.generate) for s in sites], entries
 
 
-def _live_references(tree: Tree, usage: Usage, target: cst.Name, model: Model) -> list[cst.CSTNode]:
+def _live_references(script: Script, uses: Uses, target: cst.Name, model: Model) -> list[cst.CSTNode]:
     """References after the model is built and before its name is bound to something else."""
-    home = tree.scopes.get(target)
-    end = _rebinding_line(tree, usage, target, model)
-    return [r for r in usage.name_references(target)
-            if tree.scopes.get(r) is not home or model.line < tree.line(r) < end]
+    home = script.scope(target)
+    end = _rebinding_line(script, target, model)
+    return [r for r in uses.name_references(target)
+            if script.scope(r) is not home or model.line < script.line(r) < end]
 
 
-def _rebinding_line(tree: Tree, usage: Usage, target: cst.Name, model: Model) -> float:
-    scope = tree.scopes.get(target)
-    lines = [tree.line(a.node) for a in scope.assignments[target.value]
-             if isinstance(a.node, cst.Name) and a.node is not target and not _rebinds_itself(tree, a.node)
-             and _encloses(tree, a.node, model.statement)]
+def _rebinding_line(script: Script, target: cst.Name, model: Model) -> float:
+    scope = script.scope(target)
+    lines = [script.line(a.node) for a in scope.assignments[target.value]
+             if isinstance(a.node, cst.Name) and a.node is not target and not _rebinds_itself(script, a.node)
+             and _encloses(script, a.node, model.statement)]
     return min([line for line in lines if line > model.line], default=float("inf"))
 
 
-def _encloses(tree: Tree, rebinding: cst.Name, statement: cst.CSTNode) -> bool:
+def _encloses(script: Script, rebinding: cst.Name, statement: cst.CSTNode) -> bool:
     """The rebinding sits in the block of ``statement`` or around it (not in a sibling branch)."""
-    block = tree.parent(tree.statement_of(rebinding))
-    return block is not None and tree.within(statement, block)
+    block = script.parent(script.statement_of(rebinding))
+    return block is not None and script.within(statement, block)
 
 
-def _rebinds_itself(tree: Tree, name: cst.Name) -> bool:
+def _rebinds_itself(script: Script, name: cst.Name) -> bool:
     """``model = model.to(device)`` or ``model = Wrapper(model)``: still the same model."""
-    assign = tree.parent(tree.parent(name))
-    value = getattr(assign, "value", None)
+    value = getattr(script.parent(script.parent(name)), "value", None)
     while isinstance(value, cst.Call):
         inner = value.func.value if isinstance(value.func, cst.Attribute) else None
         first = value.args[0].value if value.args else None
-        for candidate in (inner, first):
-            if isinstance(candidate, cst.Name) and candidate.value == name.value:
-                return True
+        if any(isinstance(c, cst.Name) and c.value == name.value for c in (inner, first)):
+            return True
         value = inner
     return False
 
 
-def _place(tree: Tree, usage: Usage, model: Model, training: list[cst.Call]) -> None:
-    if model.skipped or not model.sites:
-        return
-    result = find_ready_point(tree, usage, model, training)
-    if isinstance(result, str):
-        model.skipped = result
+def _place(script: Script, uses: Uses, model: Model) -> None:
+    found = find_ready_point(script, uses, model)
+    if isinstance(found, outcome.Finding):
+        model.skipped = found
     else:
-        model.ready = result
+        model.ready = found
 
 
-def _loaders(tree: Tree, index: Index) -> list[Loader]:
+def _loaders(script: Script, collected: Collected) -> list[Loader]:
     found = []
-    for node in index.assignments:
-        call = node.value
-        if isinstance(call, cst.Call) and any(names.is_loader(q) for q in tree.qualified(call.func)):
+    for node in collected.assignments:
+        if patterns.DATA_LOADER.found(script, node.value):
             for target, position in assignment_pairs(node):
                 if isinstance(target, cst.Name) and position is None:
-                    found.append(Loader(target.value, tree.line(node), tree.statement_of(node)))
+                    found.append(Loader(target.value, script.line(node), script.statement_of(node)))
     return found
-
-
-GENERATIVE_TASKS = re.compile(r"generation|summarization|translation|text2text|conversational")
-
-
-def _generative_task(call: cst.BaseExpression) -> bool:
-    """A pipeline whose task runs generate(); an unknown task counts as one."""
-    if not isinstance(call, cst.Call):
-        return True
-    task = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "task"), None)
-    if not isinstance(task, cst.SimpleString):
-        return True
-    return bool(GENERATIVE_TASKS.search(task.evaluated_value))

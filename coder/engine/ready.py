@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
+import libcst.matchers as m
 
-from coder.engine import names
-from coder.engine.tree import BOUNDARIES, Tree
-from coder.engine.usage import Usage
+from coder.engine import injected, outcome, patterns
+from coder.engine.collect import spelled, spelled_as
+from coder.engine.parse import BOUNDARIES, Script
+from coder.engine.uses import Uses
+
+CONDITIONAL = (cst.If, cst.Try, cst.With)
 
 
 @dataclass(frozen=True)
@@ -19,53 +23,53 @@ class ReadyPoint:
     window: tuple[cst.BaseStatement, ...] = ()  # statements after it and before the first use
 
 
-def find_ready_point(tree: Tree, usage: Usage, model, training: list[cst.Call]) -> ReadyPoint | str:
-    """The ready point of ``model``, or why there is none (a warning)."""
-    if label := _optimized_elsewhere(tree, model):
-        return f"'{model.var}' is already optimized with {label}: not adding a second optimization"
+def find_ready_point(script: Script, uses: Uses, model) -> ReadyPoint | outcome.Finding:
+    """The ready point of ``model``, or why there is none (a finding)."""
+    if optimized := _optimized_elsewhere(script, model):
+        label, call = optimized
+        return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=f"{label} (line {script.line(call)})")
     statement = model.statement
     while True:
-        result, used = _scan_block(tree, usage, model, training, statement)
-        owner = _conditional_owner(tree, statement)
+        result, used = _scan_block(script, uses, model, statement)
+        owner = _conditional_owner(script, statement)
         if used or owner is None:
             return result
         statement = owner  # built in an if/try/with and used after it: look from there
 
 
-def _scan_block(tree: Tree, usage: Usage, model, training, statement) -> tuple[ReadyPoint | str, bool]:
+def _scan_block(script: Script, uses: Uses, model, statement) -> tuple[ReadyPoint | outcome.Finding, bool]:
     """The ready point among the statements following ``statement`` in its block, and whether the
     model is used for inference in that block."""
-    body = list(tree.parent(statement).body)
+    body = list(script.parent(statement).body)
     start = next(i for i, s in enumerate(body) if s is statement)
-    home = tree.enclosing(statement, (cst.FunctionDef,))
-    inference = _positions(tree, body, usage.reaching_calls(model.entries, home), start)
-    trained = _positions(tree, body, usage.reaching_calls(training, home), start)
+    home = script.enclosing(statement, (cst.FunctionDef,))
+    inference = _positions(script, body, uses.reaching_calls(model.entries, home), start)
+    trained = _positions(script, body, uses.reaching_calls(uses.training, home), start)
     first_use = min(inference, default=_rebinding_index(body, start, model.var))
     if first_use in trained:
-        return (f"'{model.var}' is trained and used for inference in the same statement "
-                f"(line {tree.line(body[first_use])}): left as it is"), True
+        line = script.line(body[first_use])
+        return outcome.TRAINED_AND_EVALUATED.at(model.position, var=model.var, line=line), True
     preparing = [i for i in range(start + 1, first_use) if i in trained or _prepares(body[i], model.var)]
     ready = max([start] + preparing)
-    after = body[ready]
-    window = tuple(body[ready + 1:first_use])
-    return ReadyPoint(after, _last_line(tree, after), _patched(tree, model), window), bool(inference)
+    after, window = body[ready], tuple(body[ready + 1:first_use])
+    return ReadyPoint(after, script.last_line(after), _patched(script, model), window), bool(inference)
 
 
-def _conditional_owner(tree: Tree, statement: cst.CSTNode) -> cst.CSTNode | None:
+def _conditional_owner(script: Script, statement: cst.CSTNode) -> cst.CSTNode | None:
     """The if/try/with statement whose block holds ``statement`` (None for loops, functions, module)."""
-    block = tree.parent(statement)
+    block = script.parent(statement)
     if not isinstance(block, cst.IndentedBlock):
         return None
-    owner = tree.statement_of(tree.parent(block))
+    owner = script.statement_of(script.parent(block))
     return owner if isinstance(owner, CONDITIONAL) else None
 
 
-def _positions(tree: Tree, body: list, nodes: list[cst.CSTNode], start: int) -> set[int]:
+def _positions(script: Script, body: list, nodes: list[cst.CSTNode], start: int) -> set[int]:
     """Indexes of the statements of ``body`` (after ``start``) that run one of ``nodes``."""
     where = {id(statement): i for i, statement in enumerate(body)}
     found = set()
     for node in nodes:
-        for ancestor in [node, *tree.ancestors(node)]:
+        for ancestor in [node, *script.ancestors(node)]:
             if id(ancestor) in where:
                 if where[id(ancestor)] > start:
                     found.add(where[id(ancestor)])
@@ -83,32 +87,28 @@ def _rebinding_index(body: list, start: int, var: str) -> int:
 
 
 def _binds(statement: cst.BaseStatement, var: str) -> bool:
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return False
-    return any(isinstance(small, cst.Assign) and any(_spells(t.target, var) for t in small.targets)
-               for small in statement.body)
+    """A statement assigning ``var`` (``model = ...``, also ``a = model = ...`` and ``x = 1; model = ...``)."""
+    binding = m.Assign(targets=[m.ZeroOrMore(), m.AssignTarget(target=spelled_as(var)), m.ZeroOrMore()])
+    return m.matches(statement, m.SimpleStatementLine(body=[m.ZeroOrMore(), binding, m.ZeroOrMore()]))
 
 
 def _prepares(statement: cst.BaseStatement, var: str) -> bool:
     """``model.eval()``, ``model.to(device)``, ``model = model.to(device)``, ``model = Wrap(model)``,
-    or an ``if``/``try``/``with`` holding one (``if args.checkpoint: model.load_state_dict(...)``)."""
+    ``model.config.x = ...``, or an ``if``/``try``/``with`` holding one
+    (``if args.checkpoint: model.load_state_dict(...)``)."""
     if isinstance(statement, CONDITIONAL):
         return any(_prepares(inner, var) for inner in _nested_statements(statement))
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    if not m.matches(statement, m.SimpleStatementLine(body=[m.DoNotCare()])):
         return False
     small = statement.body[0]
-    if isinstance(small, cst.Expr):
+    if m.matches(small, m.Expr()):
         return _prepares_call(small.value, var)
-    if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and _sets_attribute_of(small, var):
-        return True  # model.config.use_cache = False
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and _spells(small.targets[0].target, var):
-        value = small.value
-        return _prepares_call(value, var) or (isinstance(value, cst.Call) and bool(value.args)
-                                               and _spells(value.args[0].value, var))
+    if m.matches(small, m.Assign() | m.AugAssign() | m.AnnAssign()) and _sets_attribute_of(small, var):
+        return True
+    wrapped = m.Call(args=[m.Arg(value=spelled_as(var)), m.ZeroOrMore()])  # model = Wrap(model, ...)
+    if m.matches(small, m.Assign(targets=[m.AssignTarget(target=spelled_as(var))])):
+        return _prepares_call(small.value, var) or m.matches(small.value, wrapped)
     return False
-
-
-CONDITIONAL = (cst.If, cst.Try, cst.With)
 
 
 def _nested_statements(statement: cst.BaseStatement) -> list[cst.BaseStatement]:
@@ -121,64 +121,45 @@ def _nested_statements(statement: cst.BaseStatement) -> list[cst.BaseStatement]:
     return found
 
 
-def _sets_attribute_of(small, var: str) -> bool:
+def _sets_attribute_of(small: cst.Assign | cst.AugAssign | cst.AnnAssign, var: str) -> bool:
+    """``model.config.use_cache = False``, ``model.weights[0] = ...``."""
     targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
     for target in targets:
         while isinstance(target, (cst.Attribute, cst.Subscript)):
             target = target.value
-            if _spells(target, var):
+            if spelled(target) == var:
                 return True
     return False
 
 
 def _prepares_call(expr: cst.BaseExpression, var: str) -> bool:
-    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
-        if expr.func.attr.value not in names.PREPARING_METHODS:
-            return False
+    """``model.eval()``, ``model.to(device).eval()``: preparing methods called on ``var``."""
+    while isinstance(expr, cst.Call) and m.matches(expr, patterns.PREPARING_CALL.matcher):
         expr = expr.func.value
-        if _spells(expr, var):
+        if spelled(expr) == var:
             return True
     return False
 
 
-def _spells(expr: cst.BaseExpression, var: str) -> bool:
-    if isinstance(expr, cst.Name):
-        return expr.value == var
-    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-        return f"{expr.value.value}.{expr.attr.value}" == var
-    return False
-
-
-def _argument_calls(tree: Tree, model) -> list[cst.Call]:
-    """Calls that receive the model as their first argument."""
+def _calls_taking(script: Script, model) -> list[cst.Call]:
+    """Calls that receive the model (or a pipeline's model) as their first argument."""
     calls = []
     for reference in model.references:
-        arg = tree.parent(reference)
+        arg = script.parent(reference)
         if isinstance(arg, cst.Attribute) and arg.value is reference:  # pipeline.model
-            reference, arg = arg, tree.parent(arg)
-        call = tree.parent(arg) if isinstance(arg, cst.Arg) else None
+            reference, arg = arg, script.parent(arg)
+        call = script.parent(arg) if isinstance(arg, cst.Arg) else None
         if isinstance(call, cst.Call) and call.args and call.args[0] is arg:
             calls.append(call)
     return calls
 
 
-def _optimized_elsewhere(tree: Tree, model) -> str | None:
-    for call in _argument_calls(tree, model):
-        label = next(filter(None, map(names.optimizer_label, tree.qualified(call.func))), None)
-        if label:
-            return f"{label} (line {tree.line(call)})"
+def _optimized_elsewhere(script: Script, model) -> tuple[str, cst.Call] | None:
+    for call in _calls_taking(script, model):
+        if label := patterns.label_of(script, call, patterns.OPTIMIZERS):
+            return label, call
     return None
 
 
-def _patched(tree: Tree, model) -> bool:
-    return any(_is_optimizer_call(tree, call) for call in _argument_calls(tree, model))
-
-
-def _is_optimizer_call(tree: Tree, call: cst.Call) -> bool:
-    func = call.func
-    return (isinstance(func, cst.Attribute) and func.attr.value != "get_context"
-            and tree.code(func.value) == names.OPTIMIZER_CLASS)
-
-
-def _last_line(tree: Tree, statement: cst.BaseStatement) -> int:
-    return tree.line(statement) + tree.code(statement).count("\n")
+def _patched(script: Script, model) -> bool:
+    return any(injected.is_optimizer_call(call) for call in _calls_taking(script, model))

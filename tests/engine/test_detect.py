@@ -22,7 +22,17 @@ def test_design_example_json_shape():
         "models": [{"var": "model", "line": 5, "ready_line": 6, "scope": "<module>"}],
         "inference": [{"model": "model", "line": 10}],
         "loaders": [],
+        "warnings": [],
     }
+
+
+def test_warnings_are_in_the_json_with_their_code_and_position():
+    assert inspect_case("ipex_bf16_already")["warnings"] == [{
+        "code": "C101", "name": "already-optimized", "line": 6, "column": 1,
+        "message": "'model' is already optimized with ipex.optimize (line 10): not adding a second optimization"}]
+    assert inspect_case("no_model_utility")["warnings"] == [{
+        "code": "C001", "name": "no-model", "line": None, "column": None,
+        "message": "no model found: the script is left unchanged"}]
 
 
 def test_module_alias_and_renamed_factory():
@@ -94,11 +104,10 @@ def test_torch_load_and_hub_models():
     assert [m["var"] for m in inspect_case("torch_load_and_hub")["models"]] == ["detector", "midas"]
 
 
-
 def test_self_model_trained_in_a_method_is_skipped():
     assert inspect_case("trainer_class_skipped")["models"] == []
     warnings = coder.engine.patch((FIXTURES / "trainer_class_skipped" / "input.py").read_text(), "nano_bf16").warnings
-    assert warnings == ("9: 'self.net' is trained in train_step() (line 12): left as it is",)
+    assert [str(w) for w in warnings] == ["9:9: C102 'self.net' is trained in train_step() (line 12): left as it is"]
 
 
 def test_layers_of_a_model_class_are_not_models():

@@ -6,7 +6,7 @@ import io
 import os
 import tokenize
 
-from coder.engine.source import ScriptError
+from coder.engine.outcome import ScriptError
 
 
 def read_script(path: str) -> tuple[str, str]:

@@ -1,4 +1,9 @@
-"""What the command line does with a script: inspect it, or patch it and diff, emit or run it."""
+"""What the command line does with a script: inspect it, or patch it and diff, emit or run it.
+
+The CLI's building blocks (each returns the exit code, or the text to print):
+``inspect_script``, ``patch_script``, ``describe`` (the --inspect report), ``unified_diff``,
+``print_findings`` (one ruff-style line each on stderr: ``script.py:6:1: C101 message``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,8 @@ import os
 import sys
 
 from coder import engine
-from coder.engine.files import read_script, write_script
-from coder.engine.recipe import recipe_for
-from coder.engine.source import ScriptError
+from coder.engine.outcome import Finding, ScriptError
+from coder.script_files import read_script, write_script
 
 EXIT_USAGE = 2
 COLOURS = {"+": "\033[32m", "-": "\033[31m", "@": "\033[36m"}
@@ -23,8 +27,7 @@ def inspect_script(path: str, as_json: bool) -> int:
         found = engine.inspect(source)
     except ScriptError as error:
         return _fail(error, path)
-    analysis = engine.analysis_of(source)
-    _warn([*analysis.warnings, *([] if analysis.models else [engine.nothing_to_do(analysis)])], path)
+    print_findings([Finding(**warning) for warning in found["warnings"]], path)
     print(json.dumps(found, indent=2) if as_json else describe(found, path))
     return 0
 
@@ -43,20 +46,20 @@ def describe(found: dict, path: str) -> str:
 
 
 def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit: str | None) -> int:
-    recipe = recipe_for(name)  # an unknown name fails before the script is read
+    call = engine.optimizer_call_for(name)  # an unknown name fails before the script is read
     try:
         source, encoding = read_script(path)
-        patched = engine.patch(source, recipe)
+        outcome = engine.patch(source, call)
     except ScriptError as error:
         return _fail(error, path)
-    _warn(patched.warnings, path)
+    print_findings(outcome.findings, path)
     if diff:
-        sys.stdout.write(unified_diff(source, patched.source, path, name, colour=_wants_colour()))
+        sys.stdout.write(unified_diff(source, outcome.source, path, name, colour=_wants_colour()))
         return 0
     if emit is not None:
-        return _emit(patched.source, emit, encoding, path)
+        return _emit(outcome.source, emit, encoding, path)
     from coder.runner import run
-    return run(patched.source, path, script_args)
+    return run(outcome.source, path, script_args)
 
 
 def _emit(text: str, destination: str, encoding: str, path: str) -> int:
@@ -88,12 +91,9 @@ def _wants_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def _warn(warnings, path: str) -> None:
-    for warning in warnings:
-        head, _, rest = warning.partition(": ")
-        where = f"{path}:{head}" if head.isdigit() else path
-        message = rest if head.isdigit() else warning
-        print(f"coder: warning: {where}: {message}", file=sys.stderr)
+def print_findings(findings: list[Finding], path: str) -> None:
+    for finding in findings:
+        print(finding.located(path), file=sys.stderr)
 
 
 def _fail(error: ScriptError, path: str) -> int:

@@ -1,0 +1,69 @@
+"""The code coder injects, and the one place that recognises it again in a script.
+
+coder writes three things: ``from coder.backend import InferenceOptimizer``, one
+``model = InferenceOptimizer.<method>(model, ...)`` per model, and ``get_context(model)`` around
+inference. Recognising them (an optimizer call already there, a ``with`` already holding
+get_context) is what makes patching a patched script change nothing; the import is added, and
+found again, by LibCST's AddImportsVisitor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+
+import transforms
+
+OPTIMIZER = "InferenceOptimizer"
+IMPORT_FROM = "coder.backend"
+BASELINE = "original"
+
+CONTEXT_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.Name("get_context")))
+OPTIMIZER_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=~m.Name("get_context")))
+
+
+@dataclass(frozen=True)
+class OptimizerCall:
+    """How to write the optimizer call of one transform: ``build(model_source, loader_source_or_None)``."""
+
+    name: str
+    build: Callable[[str, str | None], str]
+    calibrates: bool = False  # INT8: pass a loader as calib_data when one is in reach
+    traces_graph: bool = True  # captures a fixed graph: unsafe for a model used with .generate()
+
+    def assignment(self, target: str, loader: str | None) -> str:
+        return f"{target} = {self.build(target, loader)}"
+
+
+def optimizer_call_for(transform: str | transforms.Transform | OptimizerCall) -> OptimizerCall:
+    """From a catalog name, a Transform, "original" (the plain baseline trace) or an OptimizerCall;
+    raises transforms.UnknownTransform."""
+    if isinstance(transform, OptimizerCall):
+        return transform
+    if transform == BASELINE:
+        return OptimizerCall(BASELINE, lambda model, loader: f"{OPTIMIZER}.trace({model})", traces_graph=False)
+    entry = transforms.get(transform) if isinstance(transform, str) else transform
+    return OptimizerCall(entry.name, lambda model, loader: _call_source(entry, model, loader), entry.is_int8,
+                         entry.is_int8 or entry.kwargs.get("accelerator") is not None)
+
+
+def _call_source(entry: transforms.Transform, model: str, loader: str | None) -> str:
+    return entry.call_source(model, calib_data=loader) if entry.is_int8 and loader else entry.call_source(model)
+
+
+def context_call(targets: list[str]) -> cst.Call:
+    """``InferenceOptimizer.get_context(a, b)``."""
+    return cst.parse_expression(f"{OPTIMIZER}.get_context({', '.join(targets)})")
+
+
+def context_call_in(node: cst.With) -> cst.Call | None:
+    """The ``InferenceOptimizer.get_context(...)`` item of a ``with``, if it has one."""
+    return next((item.item for item in node.items if m.matches(item.item, CONTEXT_CALL)), None)
+
+
+def is_optimizer_call(node: cst.CSTNode) -> bool:
+    """``InferenceOptimizer.trace(...)``, ``.quantize(...)``, ...: a model coder already optimized."""
+    return m.matches(node, OPTIMIZER_CALL)

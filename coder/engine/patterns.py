@@ -1,0 +1,268 @@
+"""What detection recognises in a script, one pattern each, with its examples next to it (Fixit style).
+
+A pattern is a LibCST matcher over the script's metadata (qualified names resolve imports and
+aliases). ``examples`` are snippets in which it must be found, ``counterexamples`` snippets in
+which it must not; tests/engine/test_patterns.py runs them all. Adding a pattern, or teaching
+one a new case, is one entry here with its examples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import QualifiedNameProvider
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    matcher: m.BaseMatcherNode
+    examples: tuple[str, ...]
+    counterexamples: tuple[str, ...]
+
+    def found(self, script: cst.MetadataDependent, node: cst.CSTNode) -> bool:
+        return m.matches(node, self.matcher, metadata_resolver=script)
+
+
+def qualified(test: Callable[[str], bool]) -> m.MatchMetadataIfTrue:
+    """Matches a node one of whose fully qualified names passes ``test``."""
+    return m.MatchMetadataIfTrue(QualifiedNameProvider, lambda names: any(test(q.name) for q in names))
+
+
+def qualified_in(names: Collection[str]) -> m.MatchMetadataIfTrue:
+    return qualified(names.__contains__)
+
+
+def methods(*names: str) -> m.OneOf:
+    return m.OneOf(*(m.Name(name) for name in names))
+
+
+# --- what builds a model
+
+TORCHVISION_NON_MODELS = {"get_weight", "get_model_weights", "list_models", "get_model_builder"}
+PRETRAINED_MODEL_CLASS = re.compile(r"(Model|For[A-Z]\w*|LMHead\w*)$|^AutoModel")
+NOT_MODEL_CLASS = re.compile(r"Tokenizer|Processor|Config|FeatureExtractor|Pipeline|Scheduler")
+FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential"}
+
+
+def is_model_factory(name: str) -> bool:
+    """A torchvision builder, a known factory, or a transformers model class (or its loaders)."""
+    parts = name.split(".")
+    if parts[0] == "torchvision" and len(parts) >= 3 and parts[1] == "models":
+        last = parts[-1]
+        return last[:1].islower() and last not in TORCHVISION_NON_MODELS and not last.startswith("_")
+    if name in FACTORIES:
+        return True
+    if len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config"):
+        return _is_model_class(parts[-2])
+    return parts[0] == "transformers" and len(parts) == 2 and _is_model_class(parts[1])
+
+
+def _is_model_class(name: str) -> bool:
+    return bool(PRETRAINED_MODEL_CLASS.search(name)) and not NOT_MODEL_CLASS.search(name)
+
+
+MODEL_FACTORY = Pattern(
+    "model-factory",
+    m.Call(func=qualified(is_model_factory)),
+    examples=(
+        "import torchvision.models as m\nm.resnet18()",
+        "from torchvision.models import resnet50 as r\nr(weights=None)",
+        "import timm\ntimm.create_model('resnet18')",
+        "import torch\ntorch.hub.load('repo', 'midas')",
+        "from torch import nn\nnn.Sequential(nn.ReLU())",
+        "from transformers import AutoModelForSequenceClassification as AMSC\nAMSC.from_pretrained('x')",
+        "import transformers\ntransformers.BertModel(config)",
+    ),
+    counterexamples=(
+        "import torchvision.models as m\nm.get_weight('x')",
+        "from torchvision import models\nmodels.list_models()",
+        "from transformers import AutoTokenizer\nAutoTokenizer.from_pretrained('x')",
+        "from transformers import AutoConfig\nAutoConfig.from_pretrained('x')",
+        "import transformers\ntransformers.BertConfig()",
+        "resnet18()",  # not imported from a model library
+    ),
+)
+
+CHECKPOINT_LOAD = Pattern(
+    "checkpoint-load",  # a model only if it is called: usually a state dict
+    m.Call(func=qualified_in({"torch.load"})),
+    examples=("import torch\ntorch.load('m.pt')", "from torch import load\nload('m.pt')"),
+    counterexamples=("import torch\ntorch.jit.load('m.pt')", "import pickle\npickle.load(f)"),
+)
+
+MODEL_NAMESPACE = qualified_in({"torchvision.models", "timm.models"})
+MODEL_LOOKUP = Pattern(
+    "model-lookup",
+    m.Call(func=m.Subscript(value=m.Attribute(value=MODEL_NAMESPACE, attr=m.Name("__dict__"))))
+    | m.Call(func=m.Call(func=m.Name("getattr"), args=[m.Arg(value=MODEL_NAMESPACE), m.ZeroOrMore()])),
+    examples=("import torchvision.models as models\nmodels.__dict__[arch]()",
+              "from torchvision import models\ngetattr(models, arch)(weights=None)"),
+    counterexamples=("import torchvision.models as models\nmodels.__dict__[arch]", "getattr(config, arch)()"),
+)
+
+PIPELINE = Pattern(
+    "pipeline",  # its torch module, ``.model``, is what gets optimized
+    m.Call(func=qualified_in({"transformers.pipeline", "transformers.pipelines.pipeline"})),
+    examples=("from transformers import pipeline\npipeline('sentiment-analysis')",
+              "import transformers\ntransformers.pipeline(task='fill-mask')"),
+    counterexamples=("from sklearn.pipeline import Pipeline\nPipeline(steps)", "pipeline('x')"),
+)
+
+GENERATIVE_TASKS = re.compile(r"generation|summarization|translation|text2text|conversational")
+
+
+def _runs_generate(call: cst.Call) -> bool:
+    """A pipeline whose task runs generate(); an unknown task counts as one."""
+    task = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "task"), None)
+    if not isinstance(task, cst.SimpleString):
+        return True
+    return bool(GENERATIVE_TASKS.search(task.evaluated_value))
+
+
+GENERATIVE_PIPELINE = Pattern(
+    "generative-pipeline",
+    PIPELINE.matcher & m.MatchIfTrue(_runs_generate),
+    examples=("from transformers import pipeline\npipeline('text-generation', model='gpt2')",
+              "from transformers import pipeline\npipeline(task)"),
+    counterexamples=("from transformers import pipeline\npipeline('sentiment-analysis')",),
+)
+
+MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
+               "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel"}
+MODEL_CLASS = Pattern(
+    "model-class",  # also when it derives from another model class of the file (detect follows those)
+    m.ClassDef(bases=[m.ZeroOrMore(), m.Arg(value=qualified_in(MODEL_BASES)), m.ZeroOrMore()])
+    | m.ClassDef(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
+    examples=("import torch.nn as nn\nclass Net(nn.Module):\n    pass",
+              "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
+              "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x"),
+    counterexamples=(
+        "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",),
+)
+
+# --- what a model is already optimized with: coder does not stack a second optimization
+
+COMPILED_LOADERS = {"torch.jit.load": "torch.jit.load"}
+COMPILED_MODEL_LOAD = Pattern(
+    "compiled-model-load",
+    m.Call(func=qualified_in(COMPILED_LOADERS)),
+    examples=("import torch\ntorch.jit.load('m.pt')",),
+    counterexamples=("import torch\ntorch.load('m.pt')",),
+)
+
+OPTIMIZERS = {
+    "intel_extension_for_pytorch.optimize": "ipex.optimize",
+    "torch.jit.trace": "torch.jit.trace",
+    "torch.jit.script": "torch.jit.script",
+    "torch.jit.freeze": "torch.jit.freeze",
+    "torch.jit.optimize_for_inference": "torch.jit.optimize_for_inference",
+    "torch.compile": "torch.compile",
+    "torch.quantization.quantize_dynamic": "quantize_dynamic",
+    "torch.ao.quantization.quantize_dynamic": "quantize_dynamic",
+    "torch.export.export": "torch.export",
+    "torch.onnx.export": "torch.onnx.export",
+    "intel_extension_for_pytorch.quantization.prepare": "ipex quantization",
+    "torch.ao.quantization.prepare": "torch.ao.quantization.prepare",
+    "torch.quantization.prepare": "torch.quantization.prepare",
+    "torch.ao.quantization.quantize_fx.prepare_fx": "prepare_fx",
+    "neural_compressor.quantization.fit": "Neural Compressor",
+    "neural_compressor.torch.quantization.prepare": "Neural Compressor",
+    "neural_compressor.torch.quantization.quantize": "Neural Compressor",
+    "openvino.convert_model": "openvino.convert_model",
+    "nncf.quantize": "nncf.quantize",
+}
+OPTIMIZING_CALL = Pattern(
+    "optimizing-call",
+    m.Call(func=qualified_in(OPTIMIZERS)),
+    examples=("import intel_extension_for_pytorch as ipex\nipex.optimize(model)",
+              "import torch\ntorch.jit.trace(model, x)", "from torch import compile\ncompile(model)",
+              "import torch.ao.quantization as q\nq.quantize_dynamic(model)"),
+    counterexamples=("import torch\ntorch.jit.load('m.pt')", "optimize(model)"),
+)
+
+
+def label_of(script, call: cst.Call, labels: dict[str, str]) -> str | None:
+    """How a message names the optimizer or loader ``call`` resolves to (first qualified name in order)."""
+    return next((labels[name] for name in script.qualified(call.func) if name in labels), None)
+
+
+# --- how a model is used and prepared
+
+INFERENCE_CONTEXTS = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                      "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
+                      "torch.autocast", "torch.cpu.amp.autocast", "torch.amp.autocast"}
+INFERENCE_CONTEXT = Pattern(
+    "inference-context",  # a `with` item or a decorator
+    qualified_in(INFERENCE_CONTEXTS)  # the call, or the bare decorator
+    | m.Call(func=qualified_in({"torch.set_grad_enabled"}), args=[m.Arg(value=m.Name("False")), m.ZeroOrMore()]),
+    examples=("import torch\nwith torch.no_grad():\n    pass",
+              "from torch import inference_mode\n@inference_mode()\ndef f(): pass",
+              "import torch\n@torch.no_grad\ndef f(): pass",
+              "import torch\nwith torch.set_grad_enabled(False):\n    pass",
+              "import torch\nwith torch.autocast('cpu'):\n    pass"),
+    counterexamples=("import torch\nwith torch.set_grad_enabled(True):\n    pass", "with open('f'):\n    pass",
+                     "import torch\nwith torch.enable_grad():\n    pass"),
+)
+
+LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
+           "timm.data.create_loader", "timm.data.loader.create_loader"}
+DATA_LOADER = Pattern(
+    "data-loader",
+    m.Call(func=qualified_in(LOADERS)),
+    examples=("from torch.utils.data import DataLoader\nDataLoader(data)",
+              "import timm.data\ntimm.data.create_loader(d, 224, 8)"),
+    counterexamples=("from torch.utils.data import Dataset\nDataset()", "DataLoader(data)"),
+)
+
+TRAINING_STEP = Pattern(
+    "training-step",  # optimizer.step() takes no argument; env.step(action) is a rollout, not training
+    m.Call(func=m.Attribute(attr=methods("backward", "zero_grad")))
+    | m.Call(func=m.Attribute(attr=m.Name("step")), args=[]),
+    examples=("loss.backward()", "optimizer.step()", "optimizer.zero_grad(set_to_none=True)"),
+    counterexamples=("env.step(action)", "backward()", "model.eval()"),
+)
+
+TRAIN_MODE = Pattern(
+    "train-mode",
+    m.Call(func=m.Attribute(attr=m.Name("train")), args=[])
+    | m.Call(func=m.Attribute(attr=m.Name("train")), args=[m.Arg(value=m.Name("True")), m.ZeroOrMore()]),
+    examples=("model.train()", "model.train(True)"),
+    counterexamples=("model.train(False)", "train(model)"),
+)
+
+TRAINING_CALL = Pattern("training-call", TRAINING_STEP.matcher | TRAIN_MODE.matcher,
+                        TRAINING_STEP.examples + TRAIN_MODE.examples, ("model.eval()", "env.step(action)"))
+
+INFERENCE_METHOD = Pattern(
+    "inference-method",  # besides calling the model itself
+    m.Call(func=m.Attribute(attr=methods("generate", "forward"))),
+    examples=("model.generate(ids, max_new_tokens=5)", "model.forward(x)"),
+    counterexamples=("model.eval()", "generate(model)"),
+)
+
+PREPARING_METHODS = ("eval", "to", "cpu", "float", "double", "half", "bfloat16", "requires_grad_",
+                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "tie_weights",
+                     "resize_token_embeddings", "to_empty", "train")
+PREPARING_CALL = Pattern(
+    "preparing-call",  # the model is ready after it (detect checks that it is called on the model)
+    m.Call(func=m.Attribute(attr=methods(*PREPARING_METHODS))),
+    examples=("model.eval()", "model.to(device).eval()", "model.load_state_dict(torch.load(path))"),
+    counterexamples=("model(x)", "model.generate(ids)"),
+)
+
+CHAINABLE_METHODS = ("eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_")
+CHAINED_PREPARATION = Pattern(
+    "chained-preparation",  # factory(...).eval().to(device) builds what factory(...) builds
+    m.Call(func=m.Attribute(attr=methods(*CHAINABLE_METHODS))),
+    examples=("import torchvision\ntorchvision.models.resnet18().eval()", "build().to(device)"),
+    counterexamples=("build().generate()", "model.load_state_dict(state)"),
+)
+
+PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, GENERATIVE_PIPELINE, MODEL_CLASS,
+            COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
+            TRAINING_CALL, INFERENCE_METHOD, PREPARING_CALL, CHAINED_PREPARATION)

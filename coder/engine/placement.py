@@ -1,0 +1,92 @@
+"""Where an inference site's ``InferenceOptimizer.get_context(model)`` goes (DESIGN section 2).
+
+In order of preference: an existing get_context (it gains the model), a no_grad /
+inference_mode / autocast ``with`` (it gains an item), a ``@torch.no_grad()`` function (its
+body is wrapped, after the docstring), else the outermost loop or the smallest statement
+around the call (wrapped in a new ``with``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from coder.engine import injected, patterns
+from coder.engine.parse import Script
+from coder.engine.uses import Site
+
+LOOPS = (cst.For, cst.While)
+
+
+@dataclass(frozen=True)
+class InContext:
+    """Already inside a get_context naming the model: nothing to do."""
+
+
+@dataclass(frozen=True)
+class ExtendContext:
+    call: cst.Call  # the existing InferenceOptimizer.get_context(...)
+
+
+@dataclass(frozen=True)
+class AddWithItem:
+    node: cst.With
+
+
+@dataclass(frozen=True)
+class WrapBody:
+    function: cst.FunctionDef
+
+
+@dataclass(frozen=True)
+class WrapStatement:
+    statement: cst.BaseStatement
+
+
+Placement = InContext | ExtendContext | AddWithItem | WrapBody | WrapStatement
+
+
+def place(script: Script, site: Site, model_statement: cst.CSTNode, training: list[cst.Call]) -> Placement | None:
+    """Where the site's context goes; None when it cannot go anywhere safe."""
+    if isinstance(script.enclosing(site.call, (cst.FunctionDef, cst.Lambda)), cst.Lambda):
+        return None  # a lambda runs later, outside any with around its definition
+    function = script.enclosing(site.call, (cst.FunctionDef,))
+    withs = [a for a in _ancestors_in(script, site.call, function)
+             if isinstance(a, cst.With) and not script.within(model_statement, a)]
+    for node in withs:
+        if (context := injected.context_call_in(node)) is not None:
+            spelled = {script.code(arg.value) for arg in context.args}
+            return InContext() if site.target in spelled else ExtendContext(context)
+    for node in withs:
+        if any(patterns.INFERENCE_CONTEXT.found(script, item.item) for item in node.items):
+            return AddWithItem(node)
+    if function is not None and _wraps_whole_body(script, function) and not script.within(model_statement, function):
+        return WrapBody(function)
+    return _statement_to_wrap(script, site, function, model_statement, training)
+
+
+def _wraps_whole_body(script: Script, function: cst.FunctionDef) -> bool:
+    """A function decorated with no_grad (or the like) whose body is an indented block."""
+    decorated = any(patterns.INFERENCE_CONTEXT.found(script, d.decorator) for d in function.decorators)
+    return decorated and isinstance(function.body, cst.IndentedBlock)
+
+
+def _statement_to_wrap(script: Script, site: Site, function, model_statement, training) -> WrapStatement | None:
+    statements = [a for a in _ancestors_in(script, site.call, function)
+                  if isinstance(script.parent(a), (cst.IndentedBlock, cst.Module))]
+    if not statements or script.within(model_statement, statements[0]):
+        return None
+    loops = [s for s in statements if isinstance(s, LOOPS) and not script.within(model_statement, s)
+             and not any(script.within(call, s) for call in training)]
+    return WrapStatement(loops[-1] if loops else statements[0])
+
+
+def _ancestors_in(script: Script, node: cst.CSTNode, function) -> list[cst.CSTNode]:
+    """Ancestors of ``node``, innermost first, stopping at ``function``."""
+    found = []
+    for ancestor in script.ancestors(node):
+        if ancestor is function:
+            break
+        found.append(ancestor)
+    return found
