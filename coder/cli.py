@@ -17,7 +17,8 @@ EPILOG = """examples:
   python -m coder -o nano_jit_bf16_ipex --diff script.py
   python -m coder -o nano_jit_bf16_ipex script.py --batch-size 8   (arguments after SCRIPT are the script's)
   python -m coder -o auto script.py
-  python -m coder --inspect script.py --json"""
+  python -m coder --inspect script.py --json
+  python -m coder cache list   (converted models kept for the next runs; cache clear empties it)"""
 
 
 class UsageError(Exception):
@@ -71,7 +72,11 @@ def _json_takes_file(argv: list[str], index: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    own, script_args = split_argv(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cache"]:  # python -m coder cache list|clear
+        from coder.backend.cache_command import run
+        return run(argv[1] if len(argv) == 2 else None)
+    own, script_args = split_argv(argv)
     try:
         args = build_parser().parse_args(own)
         return dispatch(args, script_args)

@@ -11,7 +11,17 @@ import types
 
 
 def run(source: str, path: str, args: list[str]) -> int:
-    """Execute ``source`` as the script at ``path`` with ``args``; return its exit code."""
+    """Execute ``source`` as the script at ``path`` with ``args``; return its exit code. Then
+    say what the acceleration cost, one line per model (coder/backend/report.py)."""
+    try:
+        return _execute(source, path, args)
+    finally:
+        report = sys.modules.get("coder.backend.report")  # loaded only if a model was accelerated
+        if report is not None:
+            report.print_closing_lines()
+
+
+def _execute(source: str, path: str, args: list[str]) -> int:
     code = compile(source, path, "exec", dont_inherit=True)
     _show_in_tracebacks(source, path)
     module = types.ModuleType("__main__")
