@@ -34,6 +34,7 @@ from coder.backend.precision import prepare_inputs
 from coder.backend.recipe import BuildRequest, Recipe, Runner
 
 VERIFY_CALLS = 2  # calls of each new runtime compared with the original model
+UNCERTAIN_VERIFY_CALLS = 4  # the same when its trace warned it may not hold for other inputs
 TRUSTED_SHAPES = 2  # input shapes a runtime must pass before a new shape is no longer checked
 MAX_RUNTIMES = 8  # distinct input signatures built before new ones go to the original model
 
@@ -46,9 +47,11 @@ class _Runtime:
     uncertain: bool  # the trace warned it may not hold for other inputs
     calibrated_on: int = 0  # INT8 calibrated on the script's calls: how many
     built_here: bool = True  # False when loaded from the cache
-    checks_left: int = VERIFY_CALLS - 1  # the call it was built on was the first check
     shapes_passed: set = field(default_factory=set)
     calls: int = 1
+
+    def __post_init__(self) -> None:
+        self.checks_left = (UNCERTAIN_VERIFY_CALLS if self.uncertain else VERIFY_CALLS) - 1  # this call was one
 
     def needs_check(self, tensors: list[torch.Tensor]) -> bool:
         self.calls += 1
