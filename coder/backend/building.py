@@ -60,8 +60,9 @@ def tracer_doubts(caught) -> bool:
 class Builder:
     """Builds or loads the runtimes of one accelerated model (one per input signature)."""
 
-    def __init__(self, recipe: Recipe) -> None:
+    def __init__(self, recipe: Recipe, never_slower: bool) -> None:
         self.recipe = recipe
+        self.never_slower = never_slower
         self.said_unreadable = False
 
     def obtain(self, request: BuildRequest, slot: Slot | None, allowed: budget.Budget) -> Obtained:
@@ -79,7 +80,7 @@ class Builder:
 
     def _through_cache(self, request, slot: Slot, allowed) -> Obtained:
         meta = self._meta(slot.entry)
-        if meta is not None and meta["status"] == "failed":
+        if meta is not None and meta["status"] == "failed" and self._still_holds(meta, allowed):
             raise Remembered(meta["reason"])
         loaded = self._loaded(request, slot.entry, meta) if meta is not None and self.recipe.cacheable else None
         if loaded is not None:
@@ -89,10 +90,21 @@ class Builder:
         except NOT_REMEMBERED:
             raise
         except Exception as error:
-            _write(slot.entry.remember_failure, slot.about, reason_for(error, allowed))
+            stopped = isinstance(error, budget.ConversionStopped)
+            failure = {**slot.about, "failure": "budget", "budget_seconds": allowed.seconds} if stopped else slot.about
+            _write(slot.entry.remember_failure, failure, reason_for(error, allowed))
             raise
         return self._stored(built, request, slot) if self.recipe.cacheable else built
 
+    def _still_holds(self, failed: dict, allowed: budget.Budget) -> bool:
+        """A remembered failure applies unless it came from a timing rule now off or relaxed:
+        "not faster" with never_slower off, a budget with more time (or none) now."""
+        kind = failed.get("failure", "error")
+        if kind == "slower":
+            return self.never_slower
+        if kind == "budget":
+            return allowed.seconds is not None and allowed.seconds <= (failed.get("budget_seconds") or 0)
+        return True
     def _meta(self, entry: cache.Entry) -> dict | None:
         try:
             return entry.meta()
@@ -166,11 +178,12 @@ class Builder:
             warn(f"coder: {self.recipe.label}: its cache entry is unreadable ({error_text(error)}): "
                  f"converting the model again", stacklevel=7)
 
-    def remember(self, slot: Slot | None, reason: str) -> None:
-        """Store in the cache that this runtime is not to be used here, and why."""
+    def remember(self, slot: Slot | None, reason: str, kind: str = "error") -> None:
+        """Store in the cache that this runtime is not to be used here, and why (``kind``:
+        "error", or "slower" for the never-slower rule)."""
         if slot is not None:
             with contextlib.suppress(cache.LockTimeout, OSError), slot.entry.locked():
-                _write(slot.entry.remember_failure, slot.about, reason)
+                _write(slot.entry.remember_failure, {**slot.about, "failure": kind}, reason)
 
     def note(self, slot: Slot | None, **fields) -> None:
         """Add ``fields`` (a speed comparison, ...) to the entry's meta.json."""

@@ -1,7 +1,7 @@
 """What a run cost: one line per accelerated model at the end of a patched run, on stderr.
 
-    coder: nano_openvino_int8: converted in 3.1 s (cached for next runs), 12 calls, 2.9x faster per call than the original
-    coder: nano_openvino_int8: loaded from the cache in 0.2 s, 12 calls, 2.9x faster per call than the original
+    coder: nano_openvino_int8: converted in 3.1 s (cached for next runs), 12 calls, 2.9x faster ...
+    coder: nano_openvino_int8: loaded from the cache in 0.2 s, 12 calls, 2.9x faster per call ...
     coder: nano_jit_fp32 not used (output differs from the original model (...)): 3 calls ran the original model
 
 The speed is the never-slower comparison's (``speed.py``), measured on the first call or stored

@@ -87,7 +87,7 @@ class AcceleratedModel(torch.nn.Module):
         self.fallback_reason: str | None = None
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self.story = report.Story(recipe.label)  # what the closing line says about this model
-        self._builder = Builder(recipe)
+        self._builder = Builder(recipe, self.never_slower)
         self._fingerprint: str | None = None
         self._runtimes: dict[tuple, _Runtime] = {}
 
@@ -162,9 +162,7 @@ class AcceleratedModel(torch.nn.Module):
     def _first_call(self, key, call, tensors, args, kwargs, replacing: _Runtime | None = None):
         if len(self._runtimes) >= MAX_RUNTIMES and replacing is None:
             return self.original(*args, **kwargs)
-        started = time.perf_counter()
-        reference = self.original(*args, **kwargs)
-        original_seconds = time.perf_counter() - started
+        reference, original_seconds = self._timed_original(args, kwargs)
         if self.script_calibration is not None and replacing is None:
             self.script_calibration.offer(tensors)
         slot = self._slot(call, tensors)
@@ -190,6 +188,11 @@ class AcceleratedModel(torch.nn.Module):
         self._say_if_calibrated_on_few(obtained, slot)
         return output.rebuild(obtained.produced)
 
+    def _timed_original(self, args, kwargs) -> tuple[object, float]:
+        started = time.perf_counter()
+        reference = self.original(*args, **kwargs)
+        return reference, time.perf_counter() - started
+
     def _request(self, call, tensors) -> BuildRequest:
         sample = prepare_inputs(tensors, self.recipe.channels_last)
         lazy = self.script_calibration
@@ -206,36 +209,39 @@ class AcceleratedModel(torch.nn.Module):
     def _trusted(self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs,
                  replacing: _Runtime | None) -> bool:
         """Parity on this call, then never slower; a failed recalibration keeps the old runtime."""
-        mismatch = difference(obtained.produced, reference, TOLERANCE[self.recipe.precision])
-        if mismatch is not None:
-            return self._reject(mismatch, runtime.slot, replacing)
-        if self.never_slower and not self._faster_than_original(runtime, obtained, tensors, args, kwargs):
-            return self._reject(self._slower_reason(self.speed), runtime.slot, replacing)
-        return True
-
-    def _reject(self, reason: str, slot: Slot | None, replacing: _Runtime | None) -> bool:
+        mismatch, kind = difference(obtained.produced, reference, TOLERANCE[self.recipe.precision]), "error"
+        if mismatch is None and self.never_slower:
+            mismatch, kind = self._slower_than_original(runtime, obtained, tensors, args, kwargs), "slower"
+        if mismatch is None:
+            return True
         if replacing is None:
-            self.fall_back(reason, slot=slot)
+            self.fall_back(mismatch, slot=runtime.slot, failure=kind)
         return False
 
-    def _faster_than_original(self, runtime: _Runtime, obtained: Obtained, tensors, args, kwargs) -> bool:
-        """Time the runtime against the original on this call, unless the cache already did."""
+    def _slower_than_original(self, runtime: _Runtime, obtained: Obtained, tensors, args, kwargs) -> str | None:
+        """Why the runtime is not used (not faster than the original on this call), or None. The
+        comparison is read from the cache when it holds one."""
         threads = runtime_threads(self.thread_num)
         stored = obtained.meta.get("speed")
-        if stored and stored.get("threads") == threads:
-            self.speed = self.story.comparison = speed.Comparison(stored["original_ms"], stored["accelerated_ms"],
-                                                                  stored["pairs"])
-            return self.speed.faster
+        try:
+            if stored and stored.get("threads") == threads:
+                self.speed = speed.Comparison(stored["original_ms"], stored["accelerated_ms"], stored["pairs"])
+            else:
+                self.speed = self._compared(runtime, tensors, args, kwargs)
+                self._builder.note(runtime.slot, speed={**vars(self.speed), "threads": threads})
+        except Exception as error:  # e.g. a runtime that runs once and then fails
+            debug(error)
+            return error_text(error)
+        self.story.comparison = self.speed
+        return None if self.speed.faster else self._slower_reason(self.speed)
 
+    def _compared(self, runtime: _Runtime, tensors, args, kwargs) -> speed.Comparison:
         def original():
             with torch.no_grad():
                 return self.original(*args, **kwargs)
 
         with isolated(None):  # coder's extra calls: whatever the model prints is not the script's
-            self.speed = speed.compare(original, lambda: self._run(runtime.runner, tensors))
-        self.story.comparison = self.speed
-        self._builder.note(runtime.slot, speed={**vars(self.speed), "threads": threads})
-        return self.speed.faster
+            return speed.compare(original, lambda: self._run(runtime.runner, tensors))
 
     def _slower_reason(self, comparison: speed.Comparison) -> str:
         verdict = self.recipe.verdict(this_cpu())
@@ -249,8 +255,9 @@ class AcceleratedModel(torch.nn.Module):
         try:
             if self._fingerprint is None:
                 self._fingerprint = fingerprint.model_fingerprint(self.original)
-            given = self.script_calibration is None
-            calibrated = fingerprint.calibration_signature(self._given_calibration, given) if self.recipe.precision == "int8" else ()
+            calibrated = ()
+            if self.recipe.precision == "int8":
+                calibrated = fingerprint.calibration_signature(self._given_calibration, self.script_calibration is None)
             key = fingerprint.entry_key(self.recipe, self._fingerprint, call, tensors, calibrated)
         except Exception as error:  # a model that cannot be fingerprinted is simply not cached
             debug(error)
@@ -300,14 +307,14 @@ class AcceleratedModel(torch.nn.Module):
         return runtime.output.rebuild(produced)
 
     def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None,
-                  slot: Slot | None = None) -> None:
+                  slot: Slot | None = None, failure: str = "error") -> None:
         """Serve the original model from now on, after one warning naming ``reason``; the cache
-        (``slot``) remembers it."""
+        (``slot``) remembers it, as a ``failure`` of that kind (building.Builder.remember)."""
         if self.fallback_reason is not None:
             return
         self.fallback_reason = self.story.fallback_reason = reason
         self._runtimes.clear()
         if error is not None:
             debug(error)
-        self._builder.remember(slot, reason)
+        self._builder.remember(slot, reason, failure)
         warn(not_used(self.recipe.label, reason, on_this_cpu), stacklevel=3)

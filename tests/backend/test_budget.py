@@ -49,10 +49,23 @@ def test_a_stopped_conversion_falls_back_and_is_remembered(resnet18, tmp_path, m
     with torch.no_grad():
         assert torch.equal(model(x), resnet18(x))
         assert model.fallback_reason.startswith("conversion stopped after 0.01 s, its time budget (")
-        monkeypatch.setenv("CODER_CONVERSION_BUDGET", "off")  # the next run does not try again anyway
-        again = InferenceOptimizer.trace(resnet18, accelerator="openvino")
+        again = InferenceOptimizer.trace(resnet18, accelerator="openvino")  # the same budget
         again(x)
     assert again.fallback_reason == model.fallback_reason and not again.story.converted
     [entry] = cache.entries(tmp_path)
     assert entry.meta()["status"] == "failed"
     assert [m.count("\n") for m in coder_warnings(runtime_warnings)] == [0, 0]
+
+
+def test_a_stop_under_a_budget_is_retried_with_more_time(resnet18, tmp_path, monkeypatch):
+    monkeypatch.setenv("CODER_CACHE", str(tmp_path))
+    monkeypatch.setenv("CODER_CONVERSION_BUDGET", "0.01")
+    x = images(1, 0)
+    with torch.no_grad():
+        InferenceOptimizer.trace(resnet18, accelerator="jit")(x)
+        monkeypatch.setenv("CODER_CONVERSION_BUDGET", "off")
+        again = InferenceOptimizer.trace(resnet18, accelerator="jit")
+        again(x)
+    assert again.accelerated and again.story.converted
+    [entry] = cache.entries(tmp_path)
+    assert entry.meta()["status"] == "ok"
