@@ -48,7 +48,7 @@ def _show_in_tracebacks(source: str, path: str) -> None:
 
 def _print_script_traceback(error: BaseException) -> None:
     frames = error.__traceback__
-    if frames is not None and frames.tb_frame.f_code is run.__code__:
+    if frames is not None and frames.tb_frame.f_code is _execute.__code__:
         frames = frames.tb_next  # hide this runner's frame
     traceback.print_exception(type(error), error, frames)
 
