@@ -86,22 +86,30 @@ def make_plan(analysis: Analysis, call: OptimizerCall, keep_existing: bool = Fal
 def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan, keep_existing: bool) -> bool:
     """Plan the model's optimizer call; False when the model is left as it is (no get_context either)."""
     plan.warnings += [model.note] if model.note else []
-    if (made := model.handed_over) is not None:  # the optimized copy is the model that runs
-        if keep_existing and not made.by_coder:
-            plan.warnings.append(outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=made.named()))
-        return False
-    late = [e for e in model.existing if e.line > model.ready.line]  # the baseline's call could not follow them
-    if (keep_existing or (call.name == BASELINE and late)) and model.existing:
-        if model.source is None:
-            plan.warnings.append(outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var,
-                                                              label=model.existing[0].named()))
+    if (kept := _kept_as_the_script_optimizes(call, model, keep_existing)) is not None:
+        plan.warnings += kept
         return False
     if model.source is not None:
         _plan_copy(analysis, call, model, plan)
-    else:
-        _replace_existing(analysis, call, model, plan) if call.name != BASELINE else None
-        _plan_optimizer_call(analysis, call, model, plan)
+        return True
+    if call.name != BASELINE:
+        _replace_existing(analysis, call, model, plan)
+    _plan_optimizer_call(analysis, call, model, plan)
     return True
+
+
+def _kept_as_the_script_optimizes(call: OptimizerCall, model: Model, keep_existing: bool) -> list | None:
+    """The warnings for a model left as the script optimizes it (None: coder optimizes it)."""
+    if (made := model.handed_over) is not None:  # the optimized copy is the model that runs
+        return [_already(model, made)] if keep_existing and not made.by_coder else []
+    late = any(e.line > model.ready.line for e in model.existing)  # the baseline's call could not follow them
+    if model.existing and (keep_existing or (call.name == BASELINE and late)):
+        return [_already(model, model.existing[0])] if model.source is None else []
+    return None
+
+
+def _already(model: Model, existing: Existing) -> outcome.Finding:
+    return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=existing.named())
 
 
 def _replace_existing(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> None:

@@ -62,13 +62,16 @@ def _scan_block(script: Script, uses: Uses, model, body: list, start: int) -> tu
         return outcome.TRAINED_AND_EVALUATED.at(model.position, var=model.var, line=line), True
     preparing = [i for i in range(start + 1, first_use)
                  if i in trained or i in optimized or _prepares(body[i], model.var)]
-    ready = max([start] + preparing)
+    return _ready_at(script, model, body, max([start] + preparing), first_use), bool(inference)
+
+
+def _ready_at(script: Script, model, body: list, ready: int, first_use: int) -> ReadyPoint:
+    """After ``body[ready]`` (-1: above the first statement), before ``body[first_use]``."""
     patched = is_patched(script, model.references)
     if ready < 0:
-        line = script.line(body[0]) - 1
-        return ReadyPoint(None, line, patched, tuple(body[:first_use]), before=body[0]), bool(inference)
-    after, window = body[ready], tuple(body[ready + 1:first_use])
-    return ReadyPoint(after, script.last_line(after), patched, window), bool(inference)
+        return ReadyPoint(None, script.line(body[0]) - 1, patched, tuple(body[:first_use]), before=body[0])
+    after = body[ready]
+    return ReadyPoint(after, script.last_line(after), patched, tuple(body[ready + 1:first_use]))
 
 
 def _conditional_owner(script: Script, statement: cst.CSTNode) -> cst.CSTNode | None:
@@ -81,16 +84,17 @@ def _conditional_owner(script: Script, statement: cst.CSTNode) -> cst.CSTNode | 
 
 
 def _positions(script: Script, body: list, nodes: list[cst.CSTNode], start: int) -> set[int]:
-    """Indexes of the statements of ``body`` (after ``start``) that run one of ``nodes``."""
+    """Indexes of the statements of ``body`` (after ``start``) that run one of ``nodes`` (a ``def``
+    holding one does not run it: the statements calling the function do, see Uses.reaching_calls)."""
     where = {id(statement): i for i, statement in enumerate(body)}
     found = set()
     for node in nodes:
         for ancestor in [node, *script.ancestors(node)]:
+            if isinstance(ancestor, BOUNDARIES) and ancestor is not node:
+                break
             if id(ancestor) in where:
                 if where[id(ancestor)] > start:
                     found.add(where[id(ancestor)])
-                break
-            if isinstance(ancestor, BOUNDARIES) and ancestor is not node:
                 break
     return found
 

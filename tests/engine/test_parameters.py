@@ -82,3 +82,23 @@ def test_an_evaluation_function_that_does_not_set_eval_mode_leaves_the_model_alo
 def test_parameter_models_are_in_the_inspect_report():
     source = "import timm\n\ndef run(m, x):\n    return m(x)\n\nrun(timm.create_model('resnet18'), 1)\n"
     assert engine.inspect(source)["models"] == [{"var": "m", "line": 6, "ready_line": 3, "scope": "run"}]
+
+
+def test_a_global_model_trained_and_evaluated_in_turn_is_never_optimized_before_training():
+    assert_codemod("""\
+        import torch
+        import torchvision
+
+        model = torchvision.models.resnet18()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        def train():
+            model(1).sum().backward()
+            opt.step()
+        def test():
+            model.eval()
+            return model(1)
+        for epoch in range(2):
+            train()
+            test()
+        """, expected_skip="C003", expected_warnings=(
+        "4:1: C103 'model' is trained and used for inference in the same statement (line 12): left as it is",))
