@@ -110,10 +110,15 @@ def _with_body_wrapped(function: cst.FunctionDef, targets: list[str]) -> cst.Fun
 
 
 def apply(script: Script, plan: Plan) -> str:
-    """The patched script: the plan applied to the parsed tree, with the import it needs."""
+    """The patched script: the code of the transformed tree."""
+    return script.write(transformed(script, plan))
+
+
+def transformed(script: Script, plan: Plan) -> cst.Module:
+    """The plan applied to the parsed tree, with the import it needs."""
     context = CodemodContext()
     module = script.module.visit(ApplyPlan(context, script, plan))
-    return script.write(_with_requested_imports(module, context))
+    return _with_requested_imports(module, context)
 
 
 def _with_requested_imports(module: cst.Module, context: CodemodContext) -> cst.Module:

@@ -42,10 +42,10 @@ BLOCKS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler,
 STATEMENTS = (cst.SimpleStatementLine, *BLOCKS)
 
 
-def analysis_view(module: cst.Module) -> cst.Module:
+def analysis_view(module: cst.Module, known: dict[cst.CSTNode, str]) -> cst.Module:
     """``module`` with each run of definitions that cannot matter replaced by one placeholder
-    statement spanning as many lines."""
-    codes = [module.code_for_node(statement) for statement in module.body]
+    statement spanning as many lines (``known``: the code of each top-level statement)."""
+    codes = [known[statement] for statement in module.body]
     body, blank_lines = [], 0
     for statement, code, read in zip(module.body, codes, _statements_read(module, codes)):
         if read:
