@@ -116,4 +116,4 @@ def _unique(rows: list[dict]) -> list[dict]:
 
 
 __all__ = ["BASELINE", "Analysis", "CoderWarning", "Failed", "Finding", "OptimizerCall", "Outcome", "Patched",
-           "ScriptError", "Skipped", "analysis_of", "inspect", "optimizer_call_for", "patch", "patch_with_call"]
+           "ScriptError", "Skipped", "analysis_of", "check_syntax", "inspect", "optimizer_call_for", "patch", "patch_with_call"]
