@@ -51,7 +51,8 @@ def _described_candidates(candidates: list[dict]) -> list[str]:
     lines = ["  candidates:"] if candidates else []
     for candidate in candidates:
         verdict = "a model" if candidate["model"] else "not a model"
-        lines.append(f"    {candidate['var']} (line {candidate['line']}): {verdict}; {'; '.join(candidate['evidence'])}")
+        evidence = "; ".join(candidate["evidence"])
+        lines.append(f"    {candidate['var']} (line {candidate['line']}): {verdict}; {evidence}")
     return lines
 
 

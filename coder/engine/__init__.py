@@ -94,7 +94,7 @@ def inspect(source: str, path: str | None = None) -> dict:
     for and against it."""
     check_syntax(source)
     analysis = analysis_of(source, path)
-    placed = [m for m in analysis.models if m.placed]
+    placed = [m for m in analysis.models if m.placed and m.handed_over is None]  # a copy runs instead of these
     findings = [*_in_order(make_plan(analysis, ANY_TRANSFORM).warnings), *filter(None, [analysis.skip_reason])]
     return {
         "models": [{"var": m.var, "line": m.line, "ready_line": m.ready.line, "scope": m.scope} for m in placed],
@@ -116,4 +116,5 @@ def _unique(rows: list[dict]) -> list[dict]:
 
 
 __all__ = ["BASELINE", "Analysis", "CoderWarning", "Failed", "Finding", "OptimizerCall", "Outcome", "Patched",
-           "ScriptError", "Skipped", "analysis_of", "check_syntax", "inspect", "optimizer_call_for", "patch", "patch_with_call"]
+           "ScriptError", "Skipped", "analysis_of", "check_syntax", "inspect", "optimizer_call_for", "patch",
+           "patch_with_call"]

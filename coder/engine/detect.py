@@ -162,12 +162,15 @@ class _Detection:
         return model
 
     def _existing(self, model: Model, block: cst.CSTNode) -> list[Existing]:
-        wrapped = [wrapping_optimization(self.script, model.built.wrapped, model.statement)] if model.built.wrapped else []
-        return wrapped + existing_optimizations(self.script, self.flags, model, block)
+        found = existing_optimizations(self.script, self.flags, model, block)
+        if model.built.wrapped is None:
+            return found
+        return [wrapping_optimization(self.script, model.built.wrapped, model.statement), *found]
 
     def _left_alone(self, model: Model, target) -> outcome.Finding | None:
         """Why the model is left as it is, known from how it is built and trained (None: it is not)."""
-        trainer = self.uses.training_function(model.references) if model.sites and isinstance(target, cst.Attribute) else None
+        in_a_class = model.sites and isinstance(target, cst.Attribute)
+        trainer = self.uses.training_function(model.references) if in_a_class else None
         if trainer is not None:
             return outcome.TRAINED_IN_METHOD.at(model.position, var=model.var, method=trainer.name.value,
                                                 line=self.script.line(trainer))

@@ -62,9 +62,10 @@ def _builder_clue(built: Built) -> Clue:
 
 
 def _name_clues(built: Built, var: str) -> list[Clue]:
-    """A candidate's name that says what it is not (only for builders coder does not know)."""
+    """A candidate's name that says what it is not (only for builders coder does not know;
+    ``loss_net``, ``opt_model`` also say what they are)."""
     words = {word.lower() for word in NAME_WORDS.findall(var.split(".")[-1])}
-    if built.certain or built.not_model or not words & patterns.NOT_MODEL_WORDS:
+    if built.certain or built.not_model or words & patterns.MODEL_WORDS or not words & patterns.NOT_MODEL_WORDS:
         return []
     return [Clue(f"its name '{var}'", RULES_OUT)]
 

@@ -257,7 +257,8 @@ NOT_MODEL_METHOD = Pattern(
 
 NOT_MODEL_USE = Pattern(
     "not-a-model-use",  # the candidate is the argument of len() or of a DataLoader
-    m.Call(func=m.Name("len") | qualified_in({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})),
+    m.Call(func=m.Name("len") | qualified_in({"torch.utils.data.DataLoader",
+                                              "torch.utils.data.dataloader.DataLoader"})),
     examples=("len(dataset)", "from torch.utils.data import DataLoader\nDataLoader(dataset)"),
     counterexamples=("model(x)", "print(model)"),
 )
@@ -274,6 +275,8 @@ TENSOR = Pattern(
     counterexamples=("import torch\ntorch.load('x.pt')", "load_image(path)"),
 )
 
+# words of a variable's name that say it is a model, whatever else it says (``loss_net``, ``opt_model``)
+MODEL_WORDS = {"model", "models", "net", "network", "backbone", "encoder", "decoder", "classifier", "detector"}
 # words of a variable's name that say what a candidate is not (a ``tokenizer`` or ``val_loader``)
 NOT_MODEL_WORDS = {"tokenizer", "tokeniser", "tok", "processor", "extractor", "config", "cfg", "optimizer",
                    "optimiser", "optim", "opt", "scheduler", "sched", "dataset", "data", "loader", "criterion",

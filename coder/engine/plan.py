@@ -42,7 +42,7 @@ class Plan:
 
     calls_after: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # optimizer calls inserted
     calls_before: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # ... above a statement
-    replaced: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # a statement replaced (or taken out)
+    replaced: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # replaced, or taken out
     replaced_calls: dict[cst.Call, str | cst.BaseExpression] = field(default_factory=dict)  # a call replaced
     with_items: dict[cst.With, list[str]] = field(default_factory=_targets)  # a `with` gains get_context(...)
     context_args: dict[cst.Call, list[str]] = field(default_factory=_targets)  # a get_context(...) gains models

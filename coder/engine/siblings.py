@@ -28,20 +28,18 @@ class Siblings:
     def describe(self, qualified: str, base: Path | None = None) -> str | None:
         """``"Net (model.py)"`` when ``qualified`` ("model.Net") names a model class, or a function
         returning a model, in a module of the folder (``base``: the package a relative name is in)."""
-        if self.folder is None:
+        module, _, name = qualified.rpartition(".")
+        if self.folder is None or not module.strip("."):
             return None
-        for module, name in _module_and_name(qualified):
-            path = self._file_of(module, base)
-            if path is not None:
-                return self._describe_in(path, name)
-        return None
+        path = self._file_of(module, base)
+        return self._describe_in(path, name) if path is not None else None
 
     def _file_of(self, module: str, base: Path | None) -> Path | None:
         relative = module.startswith(".")
         folder = (base or self.folder) if relative else self.folder
-        parts = [p for p in module.lstrip(".").split(".") if p]
+        parts = module.lstrip(".").split(".")
         candidates = [folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts, "__init__.py")]
-        return next((c for c in candidates if parts and c.is_file()), None)
+        return next((c for c in candidates if c.is_file()), None)
 
     def _describe_in(self, path: Path, name: str) -> str | None:
         found = self._analysed(path)
@@ -79,12 +77,6 @@ def _analyse(path: Path, siblings: Siblings):
     return script, Builders(script, Collected(script.view), siblings)
 
 
-def _module_and_name(qualified: str) -> list[tuple[str, str]]:
-    """[("models.experimental", "attempt_load")] for "models.experimental.attempt_load"."""
-    head, _, name = qualified.rpartition(".")
-    return [(head, name)] if head and head.strip(".") else []
-
-
 def _defines(node: cst.CSTNode, name: str) -> bool:
     return isinstance(node, (cst.ClassDef, cst.FunctionDef)) and node.name.value == name
 
@@ -101,7 +93,7 @@ def _imported_as(node: cst.CSTNode, name: str) -> str | None:
         return None
     for small in node.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            module = "." * len(small.relative) + (get_full_name_for_node(small.module) or "" if small.module else "")
+            module = "." * len(small.relative) + (get_full_name_for_node(small.module) if small.module else "")
             for alias in small.names:
                 if (alias.evaluated_alias or alias.evaluated_name) == name:
                     return f"{module}.{alias.evaluated_name}"

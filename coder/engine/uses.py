@@ -90,7 +90,8 @@ class Uses:
             return Site(parent, target, self.script.line(parent), False)
         return None
 
-    def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str, methods: tuple[str, ...]) -> Site | None:
+    def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str,
+                     methods: tuple[str, ...]) -> Site | None:
         """``model.generate(...)``, ``model.forward(...)``, or one of ``methods``."""
         call = self.script.parent(parent) if isinstance(parent, cst.Attribute) and parent.value is node else None
         if not (isinstance(call, cst.Call) and call.func is parent):
@@ -117,7 +118,8 @@ class Uses:
         target = holder.targets[0].target if m.matches(holder, m.Assign(targets=[m.AssignTarget(m.Name())])) else None
         for reference in self.name_references(target) if target is not None else ():
             method = self.script.parent(reference)
-            if m.matches(method, m.Attribute(attr=m.Name("start"))) and isinstance(call := self.script.parent(method), cst.Call):
+            call = self.script.parent(method)
+            if m.matches(method, m.Attribute(attr=m.Name("start"))) and isinstance(call, cst.Call):
                 return call
         return None
 

@@ -107,3 +107,8 @@ def test_sibling_modules_that_import_each_other_are_read_once(tmp_path):
     (tmp_path / "a.py").write_text("from b import B\n\n\nclass A(B):\n    pass\n")
     (tmp_path / "b.py").write_text("from a import A\n\n\nclass B(A):\n    pass\n")
     assert candidates("from a import A\nx = A()\nx(1)\n", str(tmp_path / "run.py"))["x"][0] is False
+
+
+def test_a_name_that_also_says_model_is_not_ruled_out_by_its_other_words():
+    source = "import torch\nfrom lib import build\nloss_net = build()\nloss_net.eval()\nloss_net(torch.rand(1))\n"
+    assert candidates(source)["loss_net"][0] is True
