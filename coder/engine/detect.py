@@ -225,16 +225,25 @@ class _Detection:
     # --- models bound at a parameter, and optimized copies
 
     def _inline_models(self) -> list[Model]:
-        """Models built inline as an argument of the script's function: bound at its parameter."""
+        """Models built inline as an argument of the script's function: bound at its parameter
+        (unless the function returns it, or something made of it: it builds, not runs, a model)."""
         models, seen = [], set()
         for call in self.collected.calls:
             for arg in call.args if self.uses.callee(call) is not None else ():
                 built = self.builders.built_by(arg.value) if isinstance(arg.value, cst.Call) and not arg.star else None
                 param = self.uses.parameter_for(call, arg) if built and built.certain and not built.wrapped else None
-                if param is not None and param not in seen:
+                if param is not None and param not in seen and not self._returns_from(param):
                     seen.add(param)
                     models.append(self._param_model(param, built, self.script.position(arg)))
         return models
+
+    def _returns_from(self, param: cst.Param) -> bool:
+        """``return backbone``, ``return backbone, head``, ``return nn.Sequential(backbone, head)``."""
+        function = self.script.enclosing(param, (cst.FunctionDef,))
+        name = m.Name(param.name.value)
+        handed_on = name | m.Tuple(elements=[m.ZeroOrMore(), m.Element(name), m.ZeroOrMore()])
+        return any(r.value is not None and (m.matches(r.value, handed_on) or m.findall(r.value, m.Arg(name)))
+                   for r in self.collected.returns_in.get(function, ()))
 
     def _param_model(self, param: cst.Param, built: Built, position: tuple[int, int]) -> Model:
         var = param.name.value

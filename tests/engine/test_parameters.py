@@ -102,3 +102,16 @@ def test_a_global_model_trained_and_evaluated_in_turn_is_never_optimized_before_
             test()
         """, expected_skip="C003", expected_warnings=(
         "4:1: C103 'model' is trained and used for inference in the same statement (line 12): left as it is",))
+
+
+def test_a_function_returning_what_it_makes_of_an_inline_model_builds_one_and_is_left():
+    assert_codemod("""\
+        import torch
+        import torchvision
+
+        def with_head(backbone):
+            backbone(torch.rand(1, 3, 8, 8))  # to see its output size
+            return torch.nn.Sequential(backbone, torch.nn.Linear(1000, 2))
+
+        model = with_head(torchvision.models.resnet18())
+        """, expected_skip="C002", expected_warnings=("8:1: C105 'model' is built but coder sees no inference call on it",))
