@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", dest="transform", metavar="NAME", help="transform to apply (see --list), or auto")
     parser.add_argument("--diff", action="store_true", help="print the patched script as a unified diff and stop")
     parser.add_argument("--emit", metavar="PATH", help="write the patched script to PATH (- for stdout) and stop")
+    parser.add_argument("--keep-existing", action="store_true",
+                        help="leave a model the script already optimizes (ipex, torch.jit, torch.compile) as it is")
     parser.add_argument("--inspect", metavar="SCRIPT", help="show the models, ready points, inference and loaders")
     parser.add_argument("--json", nargs="?", const=True, metavar="FILE",
                         help="with --inspect or --list: print JSON; with -o auto: write the results to FILE")
@@ -97,7 +99,8 @@ def dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
     if args.transform == "auto":
         return run_auto(args, script_args)
     from coder.commands import patch_script
-    return patch_script(args.transform, args.script, script_args, diff=args.diff, emit=args.emit)
+    return patch_script(args.transform, args.script, script_args, diff=args.diff, emit=args.emit,
+                        keep_existing=args.keep_existing)
 
 
 def run_auto(args: argparse.Namespace, script_args: list[str]) -> int:

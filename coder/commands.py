@@ -24,7 +24,7 @@ BOLD, RESET = "\033[1m", "\033[0m"
 def inspect_script(path: str, as_json: bool) -> int:
     try:
         source, _ = read_script(path)
-        found = engine.inspect(source)
+        found = engine.inspect(source, path)
     except ScriptError as error:
         return _fail(error, path)
     print_findings([Finding(**warning) for warning in found["warnings"]], path)
@@ -42,14 +42,26 @@ def describe(found: dict, path: str) -> str:
                      f"ready after line {model['ready_line']}, inference at {where}")
     loaders = ", ".join(f"{l['var']} (line {l['line']})" for l in found["loaders"]) or "none"
     lines.append(f"  loaders: {loaders}")
+    lines += _described_candidates(found["candidates"])
     return "\n".join(lines)
 
 
-def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit: str | None) -> int:
+def _described_candidates(candidates: list[dict]) -> list[str]:
+    """Each value that may be a model, whether it was taken for one, and the evidence."""
+    lines = ["  candidates:"] if candidates else []
+    for candidate in candidates:
+        verdict = "a model" if candidate["model"] else "not a model"
+        evidence = "; ".join(candidate["evidence"])
+        lines.append(f"    {candidate['var']} (line {candidate['line']}): {verdict}; {evidence}")
+    return lines
+
+
+def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit: str | None,
+                 keep_existing: bool = False) -> int:
     call = engine.optimizer_call_for(name)  # an unknown name fails before the script is read
     try:
         source, encoding = read_script(path)
-        outcome = engine.patch(source, call)
+        outcome = engine.patch(source, call, path=path, keep_existing=keep_existing)
     except ScriptError as error:
         return _fail(error, path)
     print_findings(outcome.findings, path)

@@ -72,7 +72,8 @@ def test_inspect_json_and_text_without_torch():
     assert json.loads(result.stdout) == {
         "models": [{"var": "model", "line": 23, "ready_line": 24, "scope": "main"}],
         "inference": [{"model": "model", "line": 29}, {"model": "model", "line": 32}],
-        "loaders": [], "warnings": []}
+        "loaders": [], "warnings": [],
+        "candidates": [{"var": "model", "line": 23, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}]}
     text = coder("--inspect", EXAMPLE)
     assert "model  built line 23 in main, ready after line 24, inference at lines 29, 32" in text.stdout
 
@@ -135,9 +136,10 @@ def test_script_failure_shows_the_scripts_traceback(tmp_path):
     assert "coder/runner.py" not in result.stderr and result.stderr.count("File ") == 2
 
 
-def test_skipped_model_warning_names_its_line():
+def test_keep_existing_leaves_an_optimized_model_and_names_its_line():
     script = ROOT / "fixtures" / "ipex_bf16_already" / "input.py"
-    result = coder("-o", "nano_bf16", "--diff", script)
+    assert "-model = ipex.optimize(model, dtype=torch.bfloat16)\n" in coder("-o", "nano_bf16", "--diff", script).stdout
+    result = coder("-o", "nano_bf16", "--keep-existing", "--diff", script)
     assert result.stdout == ""
     assert errors(result) == [f"{script}:6:1: C101 'model' is already optimized with ipex.optimize "
                               "(line 10): not adding a second optimization",
