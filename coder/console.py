@@ -2,7 +2,8 @@
 
 rich decides colour and live display: colour and a live progress display on a terminal, plain
 text when the stream is a pipe or a file, when NO_COLOR is set or when TERM=dumb. Pipes and
-files get a wide page, so the results table is not wrapped in logs.
+files get a wide page, so the results table is not wrapped in logs; lines of text are never
+wrapped by coder (the terminal wraps them).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 
 from rich.console import Console
 
-LOG_WIDTH = 120
+LOG_WIDTH = 160
 
 
 @functools.cache
@@ -26,7 +27,7 @@ def stderr() -> Console:
 
 
 def _console(stderr: bool) -> Console:
-    console = Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+    console = Console(stderr=stderr, highlight=False, emoji=False, markup=False, soft_wrap=True)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = LOG_WIDTH
     return console
