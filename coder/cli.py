@@ -4,8 +4,11 @@
 word after it is the script's, untouched. A first word naming a subcommand of SUBCOMMANDS
 (``python -m coder NAME ...``) runs that command instead.
 
-Adding an option: one ``click.option`` in OPTIONS (or, for ``-o auto``, in AUTO_OPTIONS, whose
-values reach ``coder.auto.run`` by name). Adding a subcommand: ``@SUBCOMMANDS.command()``.
+Adding an option of ``-o auto``: one ``auto_option(...)`` in AUTO_OPTIONS; its value reaches
+``coder.auto.run`` in ``options`` under its name, and it is refused with any other ``-o``.
+Adding another option: one ``click.option(...)`` in OPTIONS and its parameter in
+``script_command``. Adding a subcommand: ``@SUBCOMMANDS.command()`` on a click command; ``python
+-m coder --help`` lists it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ OPTIONS = (
     click.option("--json", "json_out", is_flag=False, flag_value="", default=None, metavar="[FILE]",
                  help="With --inspect or --list: print JSON. With -o auto: write the results to FILE."),
 )
+
+
 class AutoOption(click.Option):
     """An option of -o auto only: given with another -o, it is a usage error."""
 
@@ -94,7 +99,7 @@ class ScriptCommand(click.Command):
                 formatter.write_dl(commands)
 
 
-@click.command(cls=ScriptCommand, help=coder.__doc__, epilog=EXAMPLES, no_args_is_help=False,
+@click.command(cls=ScriptCommand, help=coder.__doc__, epilog=EXAMPLES,
                context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]})
 @with_options(OPTIONS)
 @with_options(AUTO_OPTIONS)

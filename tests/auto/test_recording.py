@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,22 +40,7 @@ INT8_ONCE = textwrap.dedent("""
     with torch.no_grad():
         model(torch.rand(4, 16))
 """)
-UNCONVERTIBLE = textwrap.dedent("""
-    import torch
-    from coder.backend import InferenceOptimizer
-
-    class Tagger(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = torch.nn.Linear(16, 4)
-
-        def forward(self, x):
-            return self.linear(x), "tagged"
-
-    model = InferenceOptimizer.trace(Tagger().eval(), accelerator="jit")
-    with torch.no_grad():
-        model(torch.rand(2, 16))
-""")
+SCRIPTS = Path(__file__).parent / "scripts"
 
 
 def small_model():
@@ -66,9 +52,10 @@ def record_of(path):
     return json.loads(path.read_text())["models"][0]
 
 
-def recorded_run(tmp_path, source, *args, calls=7):
+def recorded_run(tmp_path, source, *args, calls=7, command=None):
     env = {**os.environ, "CODER_RECORD": str(tmp_path / "r.json"), "CODER_RECORD_CALLS": str(calls)}
-    done = subprocess.run([sys.executable, "-c", source, *args], env=env, capture_output=True, text=True, timeout=300)
+    command = command or [sys.executable, "-c", source, *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     return done, json.loads((tmp_path / "r.json").read_text())
 
 
@@ -101,7 +88,8 @@ def test_lazy_int8_called_once_finishes_its_calibration_on_replays(tmp_path):
 
 
 def test_the_runtimes_fallback_reaches_the_record_with_its_kind(tmp_path):
-    done, data = recorded_run(tmp_path, UNCONVERTIBLE)
+    command = [sys.executable, "-m", "coder", "-o", "nano_jit_fp32", str(SCRIPTS / "unconvertible.py")]
+    done, data = recorded_run(tmp_path, None, command=command)
     model = data["models"][0]
     assert done.returncode == 0 and model["fallback_kind"] == "error"
     assert "non-tensor value (str)" in model["fallback"] and model["timed_calls"] == 7
