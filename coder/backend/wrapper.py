@@ -21,7 +21,7 @@ from coder.backend import speed
 from coder.backend.context import torch_threads
 from coder.backend.cpu import this_cpu
 from coder.backend.flat import OutputSpec, flatten_call, flatten_output
-from coder.backend.libraries import require
+from coder.backend.libraries import MissingLibrary, require
 from coder.backend.messages import debug, error_text, not_used, warn
 from coder.backend.parity import TOLERANCE, worst_error
 from coder.backend.precision import prepare_inputs
@@ -35,6 +35,17 @@ DEFAULT_CALIB_CALLS = 4  # real calls an INT8 model calibrates on when calib_dat
 def calib_calls_default() -> int:
     """``CODER_CALIB_CALLS`` from the environment, else DEFAULT_CALIB_CALLS."""
     return max(1, int(os.environ.get("CODER_CALIB_CALLS", DEFAULT_CALIB_CALLS)))
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Why the original model serves: ``kind`` is unsupported (this CPU), missing-library
+    (``module`` is not installed), drift or metric (the output check), slower (never slower)
+    or error (the conversion or the runtime raised)."""
+
+    kind: str
+    reason: str
+    module: str | None = None
 
 
 @dataclass
@@ -64,7 +75,7 @@ class AcceleratedModel(torch.nn.Module):
         self.calibration = list(calibration or [])
         self.calib_calls = calib_calls or calib_calls_default()
         self.never_slower = speed.enabled(never_slower)
-        self.fallback_reason: str | None = None
+        self.fallback: Fallback | None = None
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self._runtimes: dict[tuple, _Runtime] = {}
 
@@ -77,6 +88,10 @@ class AcceleratedModel(torch.nn.Module):
     def __repr__(self) -> str:
         state = f"fallback: {self.fallback_reason}" if self.fallback_reason else f"{len(self._runtimes)} built"
         return f"AcceleratedModel({self.recipe.label}, {state})\n  original: {type(self.original).__name__}"
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.fallback.reason if self.fallback else None
 
     @property
     def accelerated(self) -> bool:
@@ -156,7 +171,7 @@ class AcceleratedModel(torch.nn.Module):
             self.fall_back(error_text(error), error=error)
             return False
         if not self.speed.faster:
-            self.fall_back(self._slower_reason(self.speed))
+            self.fall_back(self._slower_reason(self.speed), kind="slower")
         return self.speed.faster
 
     def _slower_reason(self, comparison: speed.Comparison) -> str:
@@ -193,14 +208,18 @@ class AcceleratedModel(torch.nn.Module):
         error = worst_error(got, expected)
         tolerance = TOLERANCE[self.recipe.precision]
         if error > tolerance:
-            self.fall_back(f"output differs from the original model (relative error {error:.3g} > {tolerance:g})")
+            self.fall_back(f"output differs from the original model (relative error {error:.3g} > {tolerance:g})",
+                           kind="drift")
         return error <= tolerance
 
-    def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None) -> None:
+    def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None,
+                  kind: str | None = None) -> None:
         """Serve the original model from now on, after one warning naming ``reason``."""
-        if self.fallback_reason is not None:
+        if self.fallback is not None:
             return
-        self.fallback_reason = reason
+        missing = error.module if isinstance(error, MissingLibrary) else None
+        kind = kind or ("unsupported" if on_this_cpu else "missing-library" if missing else "error")
+        self.fallback = Fallback(kind, reason, missing)
         self._runtimes.clear()
         if error is not None:
             debug(error)
