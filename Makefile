@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-# Each sets up .venv/ (the full stack, IPEX included) when it is missing,
+# Each sets up .venv/ (the full stack: coder[all] plus coder[ipex], torch 2.8) when it is missing,
 # half-built or outdated, and is quick when it is already there.
 PYTHON ?= python3
 VENV := .venv
@@ -12,10 +12,10 @@ DEMO_TRANSFORM ?=
 .PHONY: demo test test-latest venv venv-latest clean
 
 venv:
-	@PYTHON=$(PYTHON) requirements/venv.sh $(VENV) requirements/ipex.txt all,dev
+	@PYTHON=$(PYTHON) requirements/venv.sh $(VENV) requirements/ipex.txt all,ipex,dev
 
 venv-latest:
-	@PYTHON=$(PYTHON) requirements/venv.sh $(LATEST_VENV) requirements/latest.txt latest,dev
+	@PYTHON=$(PYTHON) requirements/venv.sh $(LATEST_VENV) requirements/latest.txt all,dev
 
 demo: venv
 	@name="$(DEMO_TRANSFORM)"; name=$${name:-$$($(VENV)/bin/python coder/examples/pick_transform.py)} && \

@@ -1,127 +1,187 @@
-"""Command line (DESIGN.md section 5). --diff, --emit, --inspect and --list never import torch."""
+"""Command line (DESIGN.md section 5), on click. --diff, --emit, --inspect and --list never import torch.
+
+``python -m coder [OPTIONS] SCRIPT [ARGS]...``: click stops reading options at SCRIPT, so every
+word after it is the script's, untouched. A first word naming a subcommand of SUBCOMMANDS
+(``python -m coder NAME ...``) runs that command instead.
+
+Adding an option of ``-o auto``: one ``auto_option(...)`` in AUTO_OPTIONS; its value reaches
+``coder.auto.run`` in ``options`` under its name, and it is refused with any other ``-o``.
+Adding another option: one ``click.option(...)`` in OPTIONS and its parameter in
+``script_command``. Adding a subcommand: ``@SUBCOMMANDS.command()`` on a click command; ``python
+-m coder --help`` lists it.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+
+import click
+from click.core import ParameterSource
 
 import coder
 import transforms
 
 EXIT_USAGE = 2
-# coder's options that take a value: the first other word is SCRIPT, and what follows is the script's
-VALUED = {"-o", "--emit", "--inspect", "--only", "--exclude", "--plot", "--timeout", "--calls"}
-EPILOG = """examples:
+EXIT_INTERRUPTED = 130
+PROG = "python -m coder"
+EXAMPLES = """\b
+examples:
   python -m coder --list
   python -m coder -o nano_jit_bf16_ipex --diff script.py
+  python -m coder -o nano_jit_bf16_ipex --emit patched.py script.py
   python -m coder -o nano_jit_bf16_ipex script.py --batch-size 8   (arguments after SCRIPT are the script's)
   python -m coder -o auto script.py
+  python -m coder -o auto --calls 50 --json auto.json --apply script.py
   python -m coder --inspect script.py --json
   python -m coder cache list   (converted models kept for the next runs; cache clear empties it)"""
 
-
-class UsageError(Exception):
-    pass
+SUBCOMMANDS = click.Group("commands", help="coder's commands other than running a script")
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        raise UsageError(message)
+def comma_separated(ctx, param, value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value else None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m coder", description=coder.__doc__, epilog=EPILOG,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"coder {coder.__version__}")
-    parser.add_argument("--list", action="store_true", help="list every transform and whether it can run here")
-    parser.add_argument("-o", dest="transform", metavar="NAME", help="transform to apply (see --list), or auto")
-    parser.add_argument("--diff", action="store_true", help="print the patched script as a unified diff and stop")
-    parser.add_argument("--emit", metavar="PATH", help="write the patched script to PATH (- for stdout) and stop")
-    parser.add_argument("--inspect", metavar="SCRIPT", help="show the models, ready points, inference and loaders")
-    parser.add_argument("--json", nargs="?", const=True, metavar="FILE",
-                        help="with --inspect or --list: print JSON; with -o auto: write the results to FILE")
-    auto = parser.add_argument_group("-o auto")
-    auto.add_argument("--only", metavar="NAMES", help="comma-separated transforms to try")
-    auto.add_argument("--exclude", metavar="NAMES", help="comma-separated transforms to skip")
-    auto.add_argument("--plot", metavar="FILE.png", help="save a bar chart of the results")
-    auto.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for each run")
-    auto.add_argument("--calls", type=int, metavar="N", help="model calls timed in each run")
-    parser.add_argument("script", nargs="?", metavar="SCRIPT", help="the PyTorch script (then its own arguments)")
-    return parser
+OPTIONS = (
+    click.option("-o", "transform", metavar="NAME", help="Transform to apply (see --list), or auto."),
+    click.option("--diff", is_flag=True, help="Print the patched script as a unified diff and stop."),
+    click.option("--emit", metavar="PATH", help="Write the patched script to PATH (- for stdout) and stop."),
+    click.option("--keep-existing", is_flag=True,
+                 help="Leave a model the script already optimizes (ipex, torch.jit, torch.compile) as it is."),
+    click.option("--inspect", "inspect_path", metavar="SCRIPT",
+                 help="Show the models, ready points, inference sites and loaders of SCRIPT."),
+    click.option("--list", "list_all", is_flag=True, help="List every transform and whether it can run here."),
+    click.option("--json", "json_out", is_flag=False, flag_value="", default=None, metavar="[FILE]",
+                 help="With --inspect or --list: print JSON. With -o auto: write the results to FILE."),
+)
 
 
-def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
-    """coder's own arguments (up to and including SCRIPT), and the script's arguments."""
-    index = 0
-    while index < len(argv):
-        word = argv[index]
-        if word == "--":
-            return argv[:index] + argv[index + 1:index + 2], argv[index + 2:]
-        if not word.startswith("-") or word == "-":
-            return argv[:index + 1], argv[index + 1:]
-        index += 2 if word in VALUED or _json_takes_file(argv, index) else 1
-    return argv, []
+class AutoOption(click.Option):
+    """An option of -o auto only: given with another -o, it is a usage error."""
 
 
-def _json_takes_file(argv: list[str], index: int) -> bool:
-    """``--json`` is a flag for --inspect, and takes FILE for -o auto."""
-    if argv[index] != "--json" or any(w.split("=")[0] in ("--inspect", "--list") for w in argv):
-        return False
-    return index + 1 < len(argv) and not argv[index + 1].startswith("-")
+def auto_option(*declarations, **attributes):
+    return click.option(*declarations, cls=AutoOption, **attributes)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["cache"]:  # python -m coder cache list|clear
-        from coder.backend.cache_command import run
-        return run(argv[1] if len(argv) == 2 else None)
-    own, script_args = split_argv(argv)
-    try:
-        args = build_parser().parse_args(own)
-        return dispatch(args, script_args)
-    except UsageError as error:
-        print(f"coder: {error} (see python -m coder --help)", file=sys.stderr)
-        return EXIT_USAGE
-    except transforms.UnknownTransform as error:
-        print(f"coder: {error}", file=sys.stderr)
-        return EXIT_USAGE
+AUTO_OPTIONS = (
+    auto_option("--only", metavar="NAMES", callback=comma_separated,
+                 help="-o auto: comma-separated transforms to try (the original is always added)."),
+    auto_option("--exclude", metavar="NAMES", callback=comma_separated,
+                 help="-o auto: comma-separated transforms to skip."),
+    auto_option("--calls", type=click.IntRange(min=1), metavar="N",
+                 help="-o auto: timed calls of the model per method (default 20)."),
+    auto_option("--budget", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                 help="-o auto: time for the timed calls per method, at least 5 calls (default 10)."),
+    auto_option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                 help="-o auto: time limit of each run (default 300)."),
+    auto_option("--plot", metavar="FILE.png", help="-o auto: save a bar chart of the latencies."),
+    auto_option("--verbose", "-v", is_flag=True, help="-o auto: every column and the full status texts."),
+    auto_option("--apply", is_flag=True, help="-o auto: then run the script with the best transform."),
+    auto_option("--emit-best", metavar="PATH", help="-o auto: write the script patched with the best transform."),
+)
 
 
-def dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
-    if args.list:
-        print(list_transforms(as_json=args.json is True))
+def with_options(options):
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+    return decorate
+
+
+class ScriptCommand(click.Command):
+    """The script command; its help also lists the subcommands, when there are any."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        commands = [(name, command.get_short_help_str()) for name, command in SUBCOMMANDS.commands.items()]
+        if commands:
+            with formatter.section(f"Commands ({PROG} COMMAND --help)"):
+                formatter.write_dl(commands)
+
+
+@click.command(cls=ScriptCommand, help=coder.__doc__, epilog=EXAMPLES,
+               context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]})
+@with_options(OPTIONS)
+@with_options(AUTO_OPTIONS)
+@click.version_option(coder.__version__, prog_name="coder", message="%(prog)s %(version)s")
+@click.argument("script", required=False)
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[ARGS]...")
+@click.pass_context
+def script_command(ctx: click.Context, transform, diff, emit, keep_existing, inspect_path, list_all, json_out,
+                   script, script_args, **auto_options) -> int:
+    if list_all:
+        print(list_transforms(as_json=json_out is not None))
         return 0
-    if args.inspect:
+    if inspect_path:
         from coder.commands import inspect_script
-        return inspect_script(args.inspect, as_json=args.json is True)
-    if not args.transform:
-        raise UsageError("say what to do: -o NAME SCRIPT, --inspect SCRIPT or --list")
-    if not args.script:
-        raise UsageError(f"-o {args.transform} needs a SCRIPT")
-    if args.transform == "auto":
-        return run_auto(args, script_args)
+        return inspect_script(inspect_path, as_json=json_out is not None)
+    if not transform:
+        raise click.UsageError("say what to do: -o NAME SCRIPT, --inspect SCRIPT or --list")
+    if not script:
+        raise click.UsageError(f"-o {transform} needs a SCRIPT")
+    if transform == "auto":
+        return run_auto(script, list(script_args), {**auto_options, "json": auto_json_file(json_out)})
+    refuse_auto_only_options(ctx)
     from coder.commands import patch_script
-    return patch_script(args.transform, args.script, script_args, diff=args.diff, emit=args.emit)
+    return patch_script(transform, script, list(script_args), diff=diff, emit=emit, keep_existing=keep_existing)
 
 
-def run_auto(args: argparse.Namespace, script_args: list[str]) -> int:
+def auto_json_file(value: str | None) -> str | None:
+    if value == "":
+        raise click.UsageError("-o auto --json needs a FILE to write the results to")
+    return value
+
+
+def refuse_auto_only_options(ctx: click.Context) -> None:
+    for option in ctx.command.params:
+        if isinstance(option, AutoOption) and ctx.get_parameter_source(option.name) == ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"{option.opts[0]} goes with -o auto")
+
+
+def run_auto(script: str, script_args: list[str], options: dict) -> int:
     try:
         from coder import auto
     except ImportError as error:
         print(f"coder: -o auto is not available here ({error})", file=sys.stderr)
         return EXIT_USAGE
-    options = {"only": _names(args.only), "exclude": _names(args.exclude), "json": _file(args.json),
-               "plot": args.plot, "timeout": args.timeout, "calls": args.calls}
-    return auto.run(args.script, script_args, options)
+    return auto.run(script, script_args, options)
 
 
-def _names(value: str | None) -> list[str] | None:
-    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+@SUBCOMMANDS.command("cache", help="List the conversion cache (converted models kept for the next runs), "
+                                   "or clear it.", short_help="list or clear the conversion cache")
+@click.argument("action", type=click.Choice(["list", "clear"]))
+def cache_command(action: str) -> int:
+    from coder.backend.cache_command import run
+    return run(action)
 
 
-def _file(value) -> str | None:
-    return value if isinstance(value, str) else None
+def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    subcommand = SUBCOMMANDS.commands.get(words[0]) if words else None
+    if subcommand is not None:
+        return invoke(subcommand, words[1:], f"{PROG} {words[0]}")
+    return invoke(script_command, words, PROG)
+
+
+def invoke(command: click.Command, words: list[str], prog: str) -> int:
+    """Run a click command; its errors are one line on stderr and an exit code."""
+    try:
+        code = command.main(words, prog_name=prog, standalone_mode=False)
+    except click.UsageError as error:
+        print(f"coder: {error.format_message()} (see {prog} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except click.ClickException as error:
+        print(f"coder: {error.format_message()}", file=sys.stderr)
+        return error.exit_code
+    except transforms.UnknownTransform as error:
+        print(f"coder: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except click.Abort:
+        return EXIT_INTERRUPTED
+    return code if isinstance(code, int) else 0
 
 
 def list_transforms(as_json: bool = False) -> str:
@@ -135,13 +195,17 @@ def list_transforms(as_json: bool = False) -> str:
     width = max(len(name) for name in transforms.names())
     lines = [f"CPU: {cpu.summary()}"]
     for entry, status in zip(transforms.CATALOG, statuses):
-        lines.append(f"{entry.name:<{width}}  {entry.description}\n{'':<{width}}  [{_status_text(status)}]")
+        lines.append(f"{entry.name:<{width}}  {entry.description}\n{'':<{width}}  [{_status_text(status, cpu)}]")
     return "\n".join(lines)
 
 
-def _status_text(status: dict) -> str:
+def _status_text(status: dict, cpu) -> str:
     verdict, reason = status["verdict"], status["reason"]
     if verdict == "unsupported":
         return f"unsupported on this CPU: {reason}"
     here = "native on this CPU" if verdict == "native" else f"emulated on this CPU: {reason}"
-    return f"ready, {here}" if status["install"] is None else f"unavailable: {status['install']}; {here}"
+    if status["install"] is None:
+        return f"ready, {here}"
+    alternative = transforms.alternative(transforms.get(status["name"]), cpu)
+    instead = f"; nearest available here: {alternative}" if alternative else ""
+    return f"unavailable: {status['install']}{instead}; {here}"

@@ -31,9 +31,17 @@ echo "coder: building $dir from $lock (pip, a few minutes the first time)" >&2
 start=$SECONDS
 rm -rf "$dir"
 "$python" -m venv "$dir"
-# this machine's pip lists local index folders that may be absent: drop that noise
-"$dir/bin/python" -m pip install --quiet --disable-pip-version-check -c "$lock" -e ".[$extras]" 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
+install() {
+    # this machine's pip lists local index folders that may be absent: drop that noise
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" -c "$lock" -e ".[$extras]" 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
+}
+# a download cut short (a torch wheel is ~900 MB) fails pip's hash check: try again, uncached
+for attempt in 1 2 3; do
+    install $([[ $attempt -gt 1 ]] && echo --no-cache-dir) && break
+    [[ $attempt == 3 ]] && { echo "coder: pip failed 3 times building $dir" >&2; exit 1; }
+    echo "coder: pip failed (attempt $attempt of 3), trying again" >&2
+done
 "$dir/bin/python" -m pip check >&2
 "$dir/bin/python" -m coder --version >&2
 echo "$want" > "$stamp"

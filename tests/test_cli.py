@@ -1,5 +1,6 @@
 """The command line as a user meets it (DESIGN section 5), run in subprocesses like a user would."""
 
+import io
 import json
 import os
 import subprocess
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from rich.console import Console
+
 from coder import cli
-from coder.commands import unified_diff
+from coder.commands import print_diff, unified_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "coder" / "examples" / "resnet_inference.py"
@@ -19,8 +22,9 @@ PROBE = ("import sys\nfrom coder.cli import main\ncode = main(sys.argv[1:])\n"
          "sys.exit(code)\n")
 
 
-def coder(*args, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+def coder(*args, cwd=None, path=()) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*map(str, path), str(ROOT),
+                                                                     os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or ROOT, env=env, timeout=120)  # this checkout's coder, whatever the cwd
 
@@ -43,9 +47,13 @@ def test_diff_is_plain_when_piped_and_does_not_import_torch():
     assert result.stderr.splitlines() == ["torch not imported"]
 
 
-def test_diff_colours_on_a_terminal():
-    coloured = unified_diff("a\n", "b\n", "s.py", "nano_bf16", colour=True)
-    assert "\033[31m-a\033[0m\n" in coloured and "\033[32m+b\033[0m\n" in coloured
+def test_diff_colours_on_a_terminal_and_is_byte_for_byte_elsewhere():
+    text = unified_diff("a\tb\n", "b\n", "s.py", "nano_bf16")
+    terminal, pipe = io.StringIO(), io.StringIO()
+    print_diff(text, Console(file=terminal, force_terminal=True, color_system="standard"))
+    print_diff(text, Console(file=pipe))
+    assert "\033[31m-a" in terminal.getvalue() and "\033[32m+b\033[0m\n" in terminal.getvalue()
+    assert pipe.getvalue() == text and "-a\tb\n" in text
 
 
 def test_emit_to_file_and_stdout_without_torch(tmp_path):
@@ -72,15 +80,33 @@ def test_inspect_json_and_text_without_torch():
     assert json.loads(result.stdout) == {
         "models": [{"var": "model", "line": 23, "ready_line": 24, "scope": "main"}],
         "inference": [{"model": "model", "line": 29}, {"model": "model", "line": 32}],
-        "loaders": [], "warnings": []}
-    text = coder("--inspect", EXAMPLE)
-    assert "model  built line 23 in main, ready after line 24, inference at lines 29, 32" in text.stdout
+        "loaders": [], "warnings": [],
+        "candidates": [{"var": "model", "line": 23, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}]}
+    text = coder("--inspect", EXAMPLE).stdout.splitlines()
+    assert text[0] == f"{EXAMPLE}: 1 model(s)" and text[3] == "loaders: none"
+    assert text[2].split() == ["model", "23", "main", "24", "29,", "32"] and "\033[" not in "".join(text)
+    assert text[4:] == ["candidates:", "  model (line 23): a model; built by torchvision.models.resnet18: +2"]
 
 
 def test_list_without_torch():
     result = coder("--list")
     assert result.returncode == 0 and result.stderr.splitlines() == ["torch not imported"]
     assert result.stdout.count("\n") >= 39 and "nano_openvino_int8" in result.stdout
+
+
+def test_list_without_ipex_names_the_nearest_alternative(tmp_path):
+    # Python's own rule: a None in sys.modules makes the module unimportable
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['intel_extension_for_pytorch'] = None\n")
+    listing = coder("--list", path=[tmp_path]).stdout
+    entries = dict(zip(*[iter(line.strip() for line in listing.splitlines()[1:])] * 2))
+    nearest = {name.split()[0]: text.split("nearest available here: ")[1].split(";")[0]
+               for name, text in entries.items() if "nearest" in text}
+    assert nearest == {"nano_fp32_ipex": "nano_jit_fp32", "nano_fp32_ipex_channels_last": "nano_fp32_channels_last",
+                       "nano_bf16_ipex": "nano_bf16", "nano_bf16_ipex_channels_last": "nano_bf16_channels_last",
+                       "nano_jit_fp32_ipex": "nano_jit_fp32",
+                       "nano_jit_fp32_ipex_channels_last": "nano_jit_fp32_channels_last",
+                       "nano_jit_bf16_ipex": "nano_jit_bf16",
+                       "nano_jit_bf16_ipex_channels_last": "nano_jit_bf16_channels_last"}
 
 
 def test_unknown_name_is_one_line_with_close_names():
@@ -110,9 +136,17 @@ def test_missing_script_and_directory(tmp_path):
 
 
 def test_usage_errors_are_one_line():
-    for args in ([], ["-o", "nano_bf16"], ["--frobnicate"]):
+    for args in ([], ["-o", "nano_bf16"], ["--frobnicate"], ["--calls", "0", "-o", "auto", "s.py"],
+                 ["-o", "nano_bf16", "--apply", "s.py"], ["-o"]):
         result = coder(*args)
         assert result.returncode == 2 and len(errors(result)) == 1 and "Traceback" not in result.stderr
+        assert errors(result)[0].startswith("coder: ") and errors(result)[0].endswith("(see python -m coder --help)")
+
+
+def test_help_has_examples_and_exits_0():
+    result = coder("--help")
+    assert result.returncode == 0 and "Usage: python -m coder [OPTIONS] [SCRIPT] [ARGS]..." in result.stdout
+    assert "python -m coder -o auto script.py" in result.stdout and "--emit-best PATH" in result.stdout
 
 
 def test_run_is_the_script_as_main_with_its_argv_file_path_and_exit_code(tmp_path):
@@ -135,9 +169,10 @@ def test_script_failure_shows_the_scripts_traceback(tmp_path):
     assert "coder/runner.py" not in result.stderr and result.stderr.count("File ") == 2
 
 
-def test_skipped_model_warning_names_its_line():
+def test_keep_existing_leaves_an_optimized_model_and_names_its_line():
     script = ROOT / "fixtures" / "ipex_bf16_already" / "input.py"
-    result = coder("-o", "nano_bf16", "--diff", script)
+    assert "-model = ipex.optimize(model, dtype=torch.bfloat16)\n" in coder("-o", "nano_bf16", "--diff", script).stdout
+    result = coder("-o", "nano_bf16", "--keep-existing", "--diff", script)
     assert result.stdout == ""
     assert errors(result) == [f"{script}:6:1: C101 'model' is already optimized with ipex.optimize "
                               "(line 10): not adding a second optimization",
@@ -150,10 +185,13 @@ def test_auto_dispatch_with_its_options(monkeypatch):
     calls = []
     monkeypatch.setattr(coder.auto, "run", lambda *args: calls.append(args) or 0)
     code = cli.main(["-o", "auto", "--only", "nano_bf16,nano_int8", "--exclude", "nano_fp32_ipex", "--json", "r.json",
-                     "--plot", "r.png", "--timeout", "30", "--calls", "5", "s.py", "--batch", "2"])
+                     "--plot", "r.png", "--timeout", "30", "--calls", "5", "--budget", "2.5", "-v", "--apply",
+                     "--emit-best", "best.py", "s.py", "--batch", "2"])
     assert code == 0
     assert calls == [("s.py", ["--batch", "2"], {"only": ["nano_bf16", "nano_int8"], "exclude": ["nano_fp32_ipex"],
-                                                "json": "r.json", "plot": "r.png", "timeout": 30.0, "calls": 5})]
+                                                "json": "r.json", "plot": "r.png", "timeout": 30.0, "calls": 5,
+                                                "budget": 2.5, "verbose": True, "apply": True,
+                                                "emit_best": "best.py"})]
 
 
 def test_auto_unavailable_is_one_line(monkeypatch, capsys):
@@ -198,15 +236,43 @@ def test_baseline_pseudo_transform_for_auto():
     assert "original" not in coder("--list").stdout
 
 
-@pytest.mark.parametrize("argv,own,script_args", [
-    (["-o", "x", "s.py", "-o", "y"], ["-o", "x", "s.py"], ["-o", "y"]),
-    (["-ox", "--emit=out.py", "s.py", "--flag"], ["-ox", "--emit=out.py", "s.py"], ["--flag"]),
-    (["-o", "x", "--", "-weird.py", "a"], ["-o", "x", "-weird.py"], ["a"]),
-    (["--inspect", "s.py", "--json"], ["--inspect", "s.py", "--json"], []),
-    (["-o", "auto", "--json", "r.json", "s.py", "1"], ["-o", "auto", "--json", "r.json", "s.py"], ["1"]),
+@pytest.mark.parametrize("argv,call", [
+    (["-o", "nano_bf16", "s.py", "-o", "y", "--json", "--help"],
+     ("nano_bf16", "s.py", ["-o", "y", "--json", "--help"], False, None)),
+    (["-onano_bf16", "--emit=out.py", "s.py", "--flag"], ("nano_bf16", "s.py", ["--flag"], False, "out.py")),
+    (["-o", "nano_bf16", "--diff", "--", "-weird.py", "a"], ("nano_bf16", "-weird.py", ["a"], True, None)),
 ])
-def test_arguments_after_the_script_are_the_scripts(argv, own, script_args):
-    assert cli.split_argv(argv) == (own, script_args)
+def test_arguments_after_the_script_are_the_scripts(monkeypatch, argv, call):
+    import coder.commands
+
+    calls = []
+    monkeypatch.setattr(coder.commands, "patch_script", lambda name, path, args, diff, emit, keep_existing: calls.append(
+        (name, path, args, diff, emit)) or 0)
+    assert cli.main(argv) == 0 and calls == [call]
+
+
+def test_json_is_a_flag_for_inspect_and_list(monkeypatch, capsys):
+    import coder.commands
+
+    calls = []
+    monkeypatch.setattr(coder.commands, "inspect_script", lambda path, as_json: calls.append((path, as_json)) or 0)
+    assert cli.main(["--inspect", "s.py", "--json"]) == 0 and cli.main(["--json", "--inspect", "s.py"]) == 0
+    assert calls == [("s.py", True), ("s.py", True)]
+    assert cli.main(["--list", "--json"]) == 0 and json.loads(capsys.readouterr().out)["transforms"]
+
+
+def test_a_subcommand_is_one_registration(monkeypatch, capsys):
+    import click
+
+    @click.command("hello", help="say hello")
+    @click.argument("who")
+    def hello(who):
+        print(f"hello {who}")
+
+    monkeypatch.setitem(cli.SUBCOMMANDS.commands, "hello", hello)
+    assert cli.main(["hello", "you"]) == 0 and capsys.readouterr().out == "hello you\n"
+    assert cli.main(["--help"]) == 0 and "hello  say hello" in capsys.readouterr().out
+    assert cli.main(["hello"]) == 2 and "(see python -m coder hello --help)" in capsys.readouterr().err
 
 
 def test_import_coder_stays_light():

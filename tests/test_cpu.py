@@ -86,7 +86,7 @@ def test_the_first_processor_is_read():
 
 def test_this_machine_is_read_once_and_matches_torch_when_loaded():
     assert this_cpu() is this_cpu()
-    if "torch" in sys.modules:
+    if "torch" in sys.modules and not os.environ.get("CODER_CPUINFO"):  # a sample is not this CPU
         import torch
 
         assert this_cpu().capability == torch.backends.cpu.get_cpu_capability()

@@ -75,8 +75,32 @@ def test_runtimes_import_and_run_together_in_one_process():
 
 
 def venv_check(env_dir: Path) -> str:
-    args = ["--check", str(env_dir), "requirements/ipex.txt", "all,dev"]
+    args = ["--check", str(env_dir), "requirements/ipex.txt", "all,ipex,dev"]
     return run("bash", str(VENV_SCRIPT), *args).stdout.strip()
+
+
+def extras() -> dict[str, list[str]]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+
+def requirements_of(extra: str, table: dict[str, list[str]]) -> list[str]:
+    """What ``pip install coder[extra]`` asks for, the extras it names expanded."""
+    found = []
+    for requirement in table[extra]:
+        inner = requirement.partition("coder[")[2].rstrip("]")
+        found += [r for name in inner.split(",") for r in requirements_of(name, table)] if inner else [requirement]
+    return found
+
+
+def test_coder_all_never_pins_torch_and_coder_ipex_pins_it_to_2_8():
+    table = extras()
+    pinned = [r for r in requirements_of("all", table) if r.split("=")[0].split("<")[0].split(">")[0] == "torch"]
+    assert pinned == [] and "intel-extension-for-pytorch==2.8.*" not in requirements_of("all", table)
+    assert "torch==2.8.*" in requirements_of("ipex", table)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "requirements/ipex.txt all,ipex,dev" in makefile and "requirements/latest.txt all,dev" in makefile
 
 
 def test_half_built_environment_is_detected_for_rebuild(tmp_path):
@@ -84,7 +108,7 @@ def test_half_built_environment_is_detected_for_rebuild(tmp_path):
     (env_dir / "bin").mkdir(parents=True)
     os.symlink(sys.executable, env_dir / "bin" / "python")
     assert venv_check(env_dir) == "rebuild"  # no stamp: the install never finished
-    wanted = run("bash", str(VENV_SCRIPT), "--hash", str(env_dir), "requirements/ipex.txt", "all,dev").stdout
+    wanted = run("bash", str(VENV_SCRIPT), "--hash", str(env_dir), "requirements/ipex.txt", "all,ipex,dev").stdout
     (env_dir / ".coder-stack").write_text(wanted)
     assert venv_check(env_dir) == "ready"
     (env_dir / ".coder-stack").write_text("an older lock\n")

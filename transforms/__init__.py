@@ -5,6 +5,8 @@ Each entry in :mod:`transforms.catalog` names one optimization as a call on
 ``--list``, ``-o auto``) reads the catalog through the helpers below.
 """
 
+import dataclasses
+
 from coder.backend.cpu import Cpu
 from coder.backend.libraries import IPEX_STACK_HINT
 from coder.backend.runtimes import Options
@@ -39,4 +41,18 @@ def status(entry: Transform, cpu: Cpu) -> dict:
             "verdict": verdict.kind, "reason": verdict.reason, "install": hint}
 
 
-__all__ = ["CATALOG", "IPEX_STACK_HINT", "Transform", "UnknownTransform", "get", "name_for", "names", "status"]
+def alternative(entry: Transform, cpu: Cpu) -> str | None:
+    """For an IPEX transform, the nearest one that can run here without IPEX: the same call
+    without ``use_ipex``, else (when that call changes nothing) its TorchScript form."""
+    if not entry.options.use_ipex:
+        return None
+    without_ipex = dataclasses.replace(entry.options, use_ipex=False)
+    for options in (without_ipex, dataclasses.replace(without_ipex, accelerator="jit")):
+        name = name_for(entry.method, options)
+        if name and status(BY_NAME[name], cpu)["available"]:
+            return name
+    return None
+
+
+__all__ = ["CATALOG", "IPEX_STACK_HINT", "Transform", "UnknownTransform", "alternative", "get", "name_for", "names",
+           "status"]

@@ -1,8 +1,9 @@
 """`python -m coder -o auto SCRIPT [ARGS...]`: run the original and every available transform,
 each in its own process with a time limit, and say which is fastest and still computes the same.
 
-The CLI calls run(script, script_args, options) with the options only, exclude, json, plot,
-timeout and calls (None when not given). See docs/AUTO.md.
+The CLI calls run(script, script_args, options) with the -o auto options by name (only, exclude,
+json, plot, timeout, calls, budget, verbose, apply, emit_best; None or False when not given).
+See docs/AUTO.md.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from coder.auto import report, trial
-from coder.auto.progress import Progress
-from coder.auto.result import (
-    LACK_DEPENDENCY, NOT_RUN, ORIGINAL, SUCCESSFUL, UNSUPPORTED, Result, add_speedups, sort_key,
-)
+from coder import console
+from coder.auto import report, result, trial
+from coder.auto.progress import Display
+from coder.auto.result import ORIGINAL, Result, Status
 
 DEFAULT_CALLS = 20
+DEFAULT_BUDGET = 10.0
 DEFAULT_TIMEOUT = 300.0
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -48,13 +49,20 @@ class Settings:
         self.script = script
         self.script_args = list(script_args)
         self.calls = int(options.get("calls") or DEFAULT_CALLS)
+        self.budget = float(options.get("budget") or DEFAULT_BUDGET)
         self.timeout = float(options.get("timeout") or DEFAULT_TIMEOUT)
         self.json = options.get("json")
         self.plot = options.get("plot")
+        self.verbose = bool(options.get("verbose"))
+        self.apply = bool(options.get("apply"))
+        self.emit_best = options.get("emit_best")
         self.threads = os.environ.get("OMP_NUM_THREADS") or str(usable_cpus())
 
     def about(self) -> dict:
-        return report.context(self.script, self.script_args, self.threads, self.calls)
+        return report.context(self.script, self.script_args, self.threads, self.calls, self.budget)
+
+    def trial(self, method: str, workdir: Path) -> trial.Trial:
+        return trial.Trial(method, self.script, self.script_args, workdir, self.calls, self.budget, self.threads)
 
 
 def usable_cpus() -> int:
@@ -94,38 +102,44 @@ def check_script(script: str) -> None:
         raise UsageError(f"cannot read {script}: {error.strerror or error}") from None
 
 
-def missing_dependency(method: str) -> str | None:
+def not_runnable(method: str) -> Result | None:
+    """A method this CPU cannot run, or whose library is missing: not run at all."""
     if method == ORIGINAL:
         return None
     import transforms
+    from coder.backend.cpu import this_cpu
 
-    missing = transforms.get(method).missing()
-    return missing[0] if missing else None
+    entry = transforms.get(method)
+    verdict = entry.verdict(this_cpu())
+    if verdict.kind == "unsupported":
+        return Result(method, Status.UNSUPPORTED, verdict.reason)
+    missing = entry.missing()
+    return Result(method, Status.LACK_DEPENDENCY, missing[0]) if missing else None
 
 
 def run_all(methods: list[str], settings: Settings) -> tuple[list[Result], bool]:
     """Every method in turn; a Ctrl-C ends the current one and leaves the rest not run."""
-    progress = Progress(len(methods))
-    print(header(methods, settings), file=sys.stderr)
+    console.stderr().print(header(methods, settings))
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="coder-auto-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="coder-auto-") as workdir, \
+            Display(methods, settings.calls, console.stderr()) as display:
         for method in methods:
             try:
-                result = run_one(method, settings, Path(workdir), progress)
+                outcome = not_runnable(method) or trial.run(settings.trial(method, Path(workdir)),
+                                                            settings.timeout, display.tick)
             except KeyboardInterrupt:
-                results += stopped(methods[len(results):], settings, Path(workdir), progress)
+                results += stopped(methods[len(results):], settings, Path(workdir), display)
                 return results, False
-            results.append(result)
-            add_speedups(results)
-            progress.done(result)
+            results.append(outcome)
+            display.done(outcome)
             save_json(results, settings, complete=False)
     return results, True
 
 
 def header(methods: list[str], settings: Settings) -> str:
-    text = (f"coder -o auto: {len(methods)} methods on {settings.script}, "
-            f"{settings.threads} threads, {settings.calls} timed calls each, "
-            f"time limit {settings.timeout:.0f} s per method")
+    text = (f"coder -o auto: {len(methods)} methods on {settings.script}, {settings.threads} threads; "
+            f"each: {settings.calls} timed calls (or {settings.budget:g} s of them) on the script's own inputs, "
+            f"time limit {settings.timeout:.0f} s")
     return text + busy_warning()
 
 
@@ -138,53 +152,30 @@ def busy_warning() -> str:
             f"rerun when it is quiet, or with OMP_NUM_THREADS=1")
 
 
-def unsupported_here(method: str) -> str | None:
-    """Why this CPU cannot run ``method``, or None: such a method is not run at all."""
-    if method == ORIGINAL:
-        return None
-    import transforms
-    from coder.backend.cpu import this_cpu
-
-    verdict = transforms.get(method).verdict(this_cpu())
-    return verdict.reason if verdict.kind == "unsupported" else None
-
-
-def run_one(method: str, settings: Settings, workdir: Path, progress: Progress) -> Result:
-    reason = unsupported_here(method)
-    if reason:
-        return Result(method, UNSUPPORTED, reason)
-    module = missing_dependency(method)
-    if module:
-        return Result(method, LACK_DEPENDENCY, module)
-    attempt = trial.Trial(method, settings.script, settings.script_args, workdir,
-                          settings.calls, settings.threads)
-    return trial.run(attempt, settings.timeout, progress.tick)
-
-
-def stopped(remaining: list[str], settings: Settings, workdir: Path, progress: Progress) -> list[Result]:
-    current = trial.Trial(remaining[0], settings.script, settings.script_args, workdir,
-                          settings.calls, settings.threads)
-    results = [trial.interrupted(current)]
-    progress.done(results[0])
-    print("coder: interrupted; the results so far:", file=sys.stderr)
-    return results + [Result(method, NOT_RUN) for method in remaining[1:]]
+def stopped(remaining: list[str], settings: Settings, workdir: Path, display: Display) -> list[Result]:
+    current = trial.interrupted(settings.trial(remaining[0], workdir))
+    display.done(current)
+    return [current] + [Result(method, Status.NOT_RUN) for method in remaining[1:]]
 
 
 def finish(results: list[Result], settings: Settings, complete: bool) -> int:
-    add_speedups(results)
-    results.sort(key=sort_key)
-    print()
-    print(report.table(results))
-    print()
-    print(report.recommendation(results, settings.script, settings.script_args))
+    results = result.finish(results)
+    if not complete:
+        console.stderr().print("coder: interrupted; the results so far:")
+    out = console.stdout()
+    out.print()
+    out.print(report.table(results, settings.verbose, out.width))
+    out.print(report.recommendation(results, settings.script, settings.script_args))
     save_json(results, settings, complete)
     save_plot(results, settings)
-    return exit_code(results, complete)
+    if not complete:
+        return EXIT_INTERRUPTED
+    return use_best(result.best(results), settings) if settings.apply or settings.emit_best else exit_code(results)
 
 
 def save_json(results: list[Result], settings: Settings, complete: bool) -> None:
     if settings.json:
-        report.write_json(settings.json, results, settings.about(), complete)
+        report.write_json(settings.json, result.finish(list(results)), settings.about(), complete)
 
 
 def save_plot(results: list[Result], settings: Settings) -> None:
@@ -197,9 +188,22 @@ def save_plot(results: list[Result], settings: Settings) -> None:
     print(f"Chart written to {settings.plot}")
 
 
-def exit_code(results: list[Result], complete: bool) -> int:
-    if not complete:
-        return EXIT_INTERRUPTED
+def use_best(winner: Result | None, settings: Settings) -> int:
+    """--emit-best writes the script patched with the winner; --apply then runs it."""
+    from coder.commands import patch_script
+
+    name = winner.method if winner else ORIGINAL
+    if settings.emit_best:
+        code = patch_script(name, settings.script, [], diff=False, emit=settings.emit_best)
+        console.stderr().print(f"coder: wrote {settings.emit_best}: {settings.script} with {name}"
+                               + ("" if winner else " (no transform beat the original: the model is left as it is)"))
+        if code or not settings.apply:
+            return code
+    console.stderr().print(f"coder: running {settings.script} with {name}")
+    return patch_script(name, settings.script, settings.script_args, diff=False, emit=None)
+
+
+def exit_code(results: list[Result]) -> int:
     original = next((r for r in results if r.method == ORIGINAL), None)
     # the user's script does not run as it is: say so through the exit code as well
-    return 1 if original and original.status != SUCCESSFUL else 0
+    return 1 if original and original.status != Status.SUCCESSFUL else 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from coder.auto.result import DRIFT_TOO_LARGE, ORIGINAL, SUCCESSFUL, Result
+from coder.auto.result import ORIGINAL, Result, Status
 
-COLOURS = {ORIGINAL: "#7f7f7f", SUCCESSFUL: "#2ca02c", DRIFT_TOO_LARGE: "#ff7f0e"}
+COLOURS = {ORIGINAL: "#7f7f7f", Status.SUCCESSFUL: "#2ca02c", Status.DRIFT_TOO_LARGE: "#ff7f0e"}
 OTHER_COLOUR = "#d62728"
 
 
@@ -49,5 +49,5 @@ def bar_label(result: Result) -> str:
     if result.latency_ms is None:
         return result.label[:70]
     speed = f"  {result.speedup:.2f}x" if result.speedup else ""
-    status = "" if result.status == SUCCESSFUL else f"  [{result.status}]"
+    status = "" if result.status == Status.SUCCESSFUL else f"  [{result.status}]"
     return f"{result.latency_ms:.2f} ms{speed}{status}"

@@ -1,47 +1,79 @@
-"""What `-o auto` shows while it runs: one line per method on stderr, live on a terminal."""
+"""What `-o auto` shows while it runs, on stderr.
+
+On a terminal, a live rich display with a row per method: waiting, then running with its elapsed
+time and the calls timed against the target (or the script's calls while the runtime warms up),
+then its status. Elsewhere (a pipe, a log, TERM=dumb), one plain line per method as it ends.
+"""
 
 from __future__ import annotations
 
-import sys
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
+from coder.auto.report import STATUS_STYLES
 from coder.auto.result import Result
 
 
-class Progress:
-    def __init__(self, total: int, stream=None):
-        self.stream = stream or sys.stderr
-        self.total = total
-        self.index = 0
-        self.live = self.stream.isatty()
-        self.width = 0
+class StateColumn(ProgressColumn):
+    """The task's ``state`` field: a rich Text kept as it is."""
+
+    def render(self, task) -> Text:
+        return task.fields["state"]
+
+
+class Display:
+    def __init__(self, methods: list[str], calls: int, console: Console):
+        self.console = console
+        self.live = console.is_interactive
+        self.progress = Progress(TextColumn("{task.fields[index]}", markup=False),
+                                 TextColumn("{task.description}", markup=False), BarColumn(bar_width=12),
+                                 TextColumn("{task.completed:>3.0f}/{task.total:.0f} calls", markup=False),
+                                 TimeElapsedColumn(), StateColumn(), console=console, disable=not self.live)
+        width = len(str(len(methods)))
+        self.tasks: dict[str, TaskID] = {
+            method: self.progress.add_task(method.ljust(34), total=calls, start=False, index=f"[{i:>{width}}/{len(methods)}]",
+                                           state=Text("waiting", style="dim"))
+            for i, method in enumerate(methods, 1)}
+
+    def __enter__(self) -> Display:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
 
     def tick(self, trial, elapsed: float) -> None:
-        """On a terminal, rewrite the current line with the time spent and calls recorded."""
-        if not self.live:
-            return
-        record = trial.record() or {}
-        timed = sum(m.get("timed_calls", 0) for m in record.get("models", []))
-        text = f"{self.prefix(trial.method)} running {elapsed:5.0f} s, {timed}/{trial.calls} timed calls"
-        self.stream.write("\r" + text.ljust(self.width))
-        self.width = len(text)
-        self.stream.flush()
+        """A run is going on: its calls so far, from the recorder's file."""
+        task = self.tasks[trial.method]
+        if not self.progress.tasks[task].started:
+            self.progress.start_task(task)
+        models = (trial.record() or {}).get("models", [])
+        timed = sum(m.get("timed_calls", 0) for m in models)
+        self.progress.update(task, completed=timed, state=Text(phase(models), style="cyan"))
 
     def done(self, result: Result) -> None:
-        line = f"{self.prefix(result.method)} {summary(result)}"
-        self.index += 1
-        self.stream.write(("\r" if self.live else "") + line.ljust(self.width) + "\n")
-        self.width = 0
-        self.stream.flush()
-
-    def prefix(self, method: str) -> str:
-        digits = len(str(self.total))
-        return f"[{self.index + 1:>{digits}}/{self.total}] {method:<34}"
+        task = self.tasks[result.method]
+        self.progress.update(task, completed=result.timed_calls, state=summary(result, str(result.status)))
+        self.progress.stop_task(task)
+        if not self.live:
+            index = self.progress.tasks[task].fields["index"]
+            self.console.print(Text(f"{index} {result.method:<34} ").append_text(summary(result, result.label)))
 
 
-def summary(result: Result) -> str:
-    parts = [result.label]
+def phase(models: list[dict]) -> str:
+    if not models:
+        return "starting"
+    calls = sum(m.get("calls", 0) for m in models)
+    if all(m.get("phase") == "warm-up" for m in models):
+        return f"warm-up: {calls} script call{'s' if calls != 1 else ''}"
+    return "timing the script's inputs"
+
+
+def summary(result: Result, status: str) -> Text:
+    text = Text(status, style=STATUS_STYLES.get(result.status, "dim"))
     if result.latency_ms is not None:
-        parts.append(f"{result.latency_ms:.2f} ms")
+        text.append(f"  {result.latency_ms:.2f} ms")
     if result.seconds is not None:
-        parts.append(f"({result.seconds:.0f} s)")
-    return "  ".join(parts)
+        text.append(f"  ({result.seconds:.0f} s)")
+    return text

@@ -1,4 +1,6 @@
-"""Run one method as `python -m coder -o METHOD SCRIPT ARGS` in its own process, and classify it."""
+"""Run one method as `python -m coder -o METHOD SCRIPT ARGS` in its own process, and classify it
+from the recorder's file (coder/backend/recording.py): its figures, the runtime's fallback, the
+drift against the tolerance of its precision."""
 
 from __future__ import annotations
 
@@ -12,26 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coder.auto.result import (
-    DRIFT_LIMITS, DRIFT_TOO_LARGE, FAIL_TO_CONVERT, FAIL_TO_FORWARD, INTERRUPTED, LACK_DEPENDENCY,
-    NO_MODEL_CALL,
-    ORIGINAL, SLOWER, SUCCESSFUL, TIMEOUT, UNSUPPORTED, Result,
-)
+from coder.auto.result import FALLBACK_STATUS, Result, Status
 
 POLL_SECONDS = 0.25
 ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
-# the runtime's one-line warning when it serves the original model instead of the accelerated one
-FALLBACK_LINE = re.compile(r"coder: \S+ not used(?P<cpu> on this CPU)? \((?P<reason>.*)\): running the original model")
-# coder.backend.libraries.MissingLibrary's message, as a fallback reason
-MISSING_LIBRARY = re.compile(r"^(?P<module>[\w.]+) is not installed: ")
-# coder.backend.wrapper's fallback reason when its parity check fails
-RUNTIME_DRIFT = "output differs from the original model"
-# its reason when the never-slower check timed the runtime slower than the original
-RUNTIME_SLOWER = "not faster than the original"
-# runtime calls before it serves steadily: one build call and one more checked call (wrapper.py's
-# VERIFY_CALLS = 2), one more for TorchScript's profiling; INT8 first calibrates on CALIB_CALLS
-STEADY_AFTER = 3
-CALIB_CALLS = 4
 
 
 @dataclass
@@ -43,6 +29,7 @@ class Trial:
     script_args: list[str]
     workdir: Path
     calls: int
+    seconds: float
     threads: str
 
     @property
@@ -55,9 +42,8 @@ class Trial:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(CODER_RECORD=str(self.record_path), CODER_RECORD_CALLS=str(self.calls),
-                   CODER_RECORD_WARMUP=str(warmup_calls(self.method)),
-                   CODER_CALIB_CALLS=str(CALIB_CALLS),
-                   OMP_NUM_THREADS=self.threads, MKL_NUM_THREADS=self.threads)
+                   CODER_RECORD_SECONDS=str(self.seconds), OMP_NUM_THREADS=self.threads,
+                   MKL_NUM_THREADS=self.threads)
         return env
 
     def output(self, stream: str) -> str:
@@ -111,66 +97,62 @@ def run(trial: Trial, timeout: float, on_tick=None) -> Result:
 def interrupted(trial: Trial) -> Result:
     """What a run stopped by Ctrl-C had recorded so far."""
     result = measured(trial.method, trial.record(), None)
-    result.status, result.reason = INTERRUPTED, None
+    result.status, result.reason = Status.INTERRUPTED, None
     return result
 
 
 def classify(trial: Trial, returncode: int | None, elapsed: float, timed_out=False) -> Result:
     result = measured(trial.method, trial.record(), elapsed)
-    status, reason = status_of(trial, returncode, result, timed_out)
-    result.status, result.reason = status, reason
+    result.status, result.reason = status_of(trial, returncode, result, timed_out)
     return result
 
 
 def measured(method: str, record: dict | None, elapsed: float | None) -> Result:
-    """The figures of a run, from the recorder's file: every model's latency added up."""
+    """The figures of a run, from the recorder's file: with several models, their sum."""
     models = (record or {}).get("models", [])
-    latencies = [m["latency_ms"] for m in models if m.get("latency_ms") is not None]
     errors = [m["max_rel_err"] for m in models if m.get("max_rel_err") is not None]
-    top1 = next((m["top1_agreement"] for m in models if m.get("top1_agreement") is not None), None)
-    return Result(method, latency_ms=sum(latencies) if latencies else None,
-                  max_rel_err=max(errors) if errors else None, top1_agreement=top1,
+    return Result(method, latency_ms=total(models, "latency_ms"), spread_ms=total(models, "spread_ms"),
+                  first_call_s=total(models, "first_call_s"), peak_mib=(record or {}).get("peak_mib"),
+                  max_rel_err=max(errors) if errors else None,
+                  tolerance=min((m["tolerance"] for m in models if m.get("tolerance")), default=None),
+                  top1_agreement=next((m["top1_agreement"] for m in models
+                                       if m.get("top1_agreement") is not None), None),
                   timed_calls=sum(m.get("timed_calls", 0) for m in models), seconds=elapsed,
-                  models=models)
+                  fell_back=any(m.get("fallback") for m in models), models=models)
 
 
-def status_of(trial: Trial, returncode, result: Result, timed_out: bool) -> tuple[str, str | None]:
+def total(models: list[dict], key: str) -> float | None:
+    values = [m[key] for m in models if m.get(key) is not None]
+    return sum(values) if values else None
+
+
+def status_of(trial: Trial, returncode, result: Result, timed_out: bool) -> tuple[Status, str | None]:
     if timed_out:
-        return TIMEOUT, None
+        return Status.TIMEOUT, None
     if returncode != 0:
-        return FAIL_TO_FORWARD, error_line(trial.output("stderr"), returncode)
-    fallback = fallback_of(result.models, trial.output("stderr"))
+        return Status.FAIL_TO_FORWARD, error_line(trial.output("stderr"), returncode)
+    fallback = next((m for m in result.models if m.get("fallback")), None)
     if fallback:
         return fallback_status(fallback)
+    replay_error = next((m["replay_error"] for m in result.models if m.get("replay_error")), None)
+    if replay_error:
+        return Status.FAIL_TO_FORWARD, f"replaying the script's calls: {replay_error}"
     if not result.ran:
-        return NO_MODEL_CALL, "the script ended without calling a model"
-    limit = drift_limit(trial.method)
-    if result.max_rel_err is not None and result.max_rel_err > limit:
-        return DRIFT_TOO_LARGE, f"max rel err {result.max_rel_err:.2g} > {limit:g}"
-    if result.timed_calls == 0:
-        return SUCCESSFUL, f"{sum(m['calls'] for m in result.models)} calls: latency includes warm-up"
-    return SUCCESSFUL, None
+        return Status.NO_MODEL_CALL, "the script ended without calling a model"
+    drifted = [m for m in result.models if (m.get("max_rel_err") or 0) > m["tolerance"]]
+    if drifted:
+        return Status.DRIFT_TOO_LARGE, f"max rel err {drifted[0]['max_rel_err']:.2g} > {drifted[0]['tolerance']:g}"
+    return Status.SUCCESSFUL, None
 
 
-def fallback_status(reason: str) -> tuple[str, str]:
-    """The runtime served the original model: because a library is missing, because its own
-    check found the output drifted, or because the conversion failed."""
-    missing = MISSING_LIBRARY.match(reason)
-    if missing:
-        return LACK_DEPENDENCY, missing["module"]
-    if reason.startswith(RUNTIME_DRIFT):
-        return DRIFT_TOO_LARGE, f"runtime check: {reason}"
-    if reason.startswith(RUNTIME_SLOWER):
-        return SLOWER, f"runtime check: {reason}"
-    return FAIL_TO_CONVERT, reason
-
-
-def fallback_of(models: list[dict], stderr: str) -> str | None:
-    reasons = [m["fallback"] for m in models if m.get("fallback")]
-    if reasons:
-        return reasons[0]
-    found = [FALLBACK_LINE.search(line) for line in stderr.splitlines()]
-    return next((match["reason"].strip() for match in found if match), None)
+def fallback_status(model: dict) -> tuple[Status, str]:
+    """The runtime served the original model; the recorder says why, and of which kind."""
+    status = FALLBACK_STATUS.get(model.get("fallback_kind"), Status.FAIL_TO_CONVERT)
+    if status == Status.LACK_DEPENDENCY:
+        return status, model["fallback_module"]
+    if status in (Status.DRIFT_TOO_LARGE, Status.SLOWER):
+        return status, f"runtime check: {model['fallback']}"
+    return status, model["fallback"]
 
 
 def error_line(stderr: str, returncode: int) -> str:
@@ -180,19 +162,3 @@ def error_line(stderr: str, returncode: int) -> str:
     if errors:
         return errors[-1]
     return lines[-1] if lines else f"exit code {returncode}"
-
-
-def precision_of(method: str) -> str:
-    if method == ORIGINAL:
-        return "fp32"
-    import transforms
-
-    return transforms.get(method).kwargs.get("precision", "fp32")
-
-
-def drift_limit(method: str) -> float:
-    return DRIFT_LIMITS[precision_of(method)]
-
-
-def warmup_calls(method: str) -> int:
-    return STEADY_AFTER + (CALIB_CALLS if precision_of(method) == "int8" else 0)

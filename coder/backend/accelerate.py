@@ -93,7 +93,7 @@ def _accelerated(model, method: str, options: Options, **settings):
     if verdict.kind == "unsupported":
         accelerated.fall_back(verdict.reason, on_this_cpu=True)
     elif absent:
-        accelerated.fall_back(str(MissingLibrary(absent[0])))
+        accelerated.fall_back(str(MissingLibrary(absent[0])), error=MissingLibrary(absent[0]))
     return accelerated
 
 

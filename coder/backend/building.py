@@ -29,7 +29,12 @@ NOT_REMEMBERED = (MissingLibrary, MemoryError)  # may be gone on the next run
 
 
 class Remembered(Exception):
-    """An earlier run found that this runtime is not to be used here; the message says why."""
+    """An earlier run found that this runtime is not to be used here; the message says why, and
+    ``kind`` what kind of fallback it was (wrapper.Fallback; a stopped conversion is an error)."""
+
+    def __init__(self, reason: str, failure: str = "error") -> None:
+        super().__init__(reason)
+        self.kind = "error" if failure == "budget" else failure
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class Builder:
     def _through_cache(self, request, slot: Slot, allowed) -> Obtained:
         meta = self._meta(slot.entry)
         if meta is not None and meta["status"] == "failed" and self._still_holds(meta, allowed):
-            raise Remembered(meta["reason"])
+            raise Remembered(meta["reason"], meta.get("failure", "error"))
         loaded = self._loaded(request, slot.entry, meta) if meta is not None and self.recipe.cacheable else None
         if loaded is not None:
             return loaded
@@ -179,8 +184,8 @@ class Builder:
                  f"converting the model again", stacklevel=7)
 
     def remember(self, slot: Slot | None, reason: str, kind: str = "error") -> None:
-        """Store in the cache that this runtime is not to be used here, and why (``kind``:
-        "error", or "slower" for the never-slower rule)."""
+        """Store in the cache that this runtime is not to be used here, and why (``kind``: a
+        wrapper.Fallback kind; "slower", the never-slower rule, holds only while the rule is on)."""
         if slot is not None:
             with contextlib.suppress(cache.LockTimeout, OSError), slot.entry.locked():
                 _write(slot.entry.remember_failure, {**slot.about, "failure": kind}, reason)

@@ -34,4 +34,4 @@ def check_metric(accelerated, original, calib_data, metric, accuracy_criterion=N
     value = score(accelerated, calls, targets, metric)
     drop = baseline - value if criterion["higher_is_better"] else value - baseline
     if drop > allowed_drop(baseline, criterion):
-        accelerated.fall_back(f"metric {value:.4g} vs original {baseline:.4g}, beyond {criterion}")
+        accelerated.fall_back(f"metric {value:.4g} vs original {baseline:.4g}, beyond {criterion}", kind="metric")

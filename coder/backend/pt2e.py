@@ -44,11 +44,24 @@ def exported(request: BuildRequest) -> torch.nn.Module:
         raise NotConvertible(f"torch.export could not capture the model: {error}") from error
 
 
+def w8a8_config(xiq, reduce_range: bool):
+    """Neural Compressor's W8A8 recipe: u8 activations from moving-average min/max (7-bit with
+    ``reduce_range``), s8 weights per channel, symmetric. The default X86 config (histogram
+    observers) gave relative error 0.55 on mobilenet_v3_small in both stacks; this one 0.02."""
+    activation = xiq.QuantizationSpec(
+        dtype=torch.uint8, quant_min=0, quant_max=127 if reduce_range else 255,
+        observer_or_fake_quant_ctr=xiq.MovingAverageMinMaxObserver, qscheme=torch.per_tensor_affine)
+    weight = xiq.QuantizationSpec(
+        dtype=torch.int8, quant_min=-128, quant_max=127, observer_or_fake_quant_ctr=xiq.PerChannelMinMaxObserver,
+        ch_axis=0, qscheme=torch.per_channel_symmetric)
+    bias = xiq.get_default_x86_inductor_quantization_config().bias
+    return xiq.QuantizationConfig(activation, activation, weight, bias, is_qat=False)
+
+
 def quantized(request: BuildRequest, batches: list[list[torch.Tensor]], reduce_range: bool) -> torch.nn.Module:
     """The model calibrated on ``batches`` and converted to quantized PT2E ops."""
     pt2e = api()
-    quantizer = pt2e.xiq.X86InductorQuantizer()
-    quantizer.set_global(pt2e.xiq.get_default_x86_inductor_quantization_config(reduce_range=reduce_range))
+    quantizer = pt2e.xiq.X86InductorQuantizer().set_global(w8a8_config(pt2e.xiq, reduce_range))
     prepared = pt2e.prepare(exported(request), quantizer)
     with torch.no_grad():
         for batch in batches:

@@ -2,33 +2,45 @@
 
 Without ``CODER_RECORD`` in the environment wrap() returns the accelerated model untouched.
 With it, wrap() returns a proxy that behaves like the accelerated model (attributes, methods,
-isinstance) and records each call's latency. The first calls are warm-up, left out of the
-timing (the runtime builds, calibrates and checks itself on them); the first calls after the
-warm-up also run the original model on the same inputs, after the timed call, and record the
-drift. Results go to the JSON file named by ``CODER_RECORD``, rewritten after every call so a
-killed run still leaves its data. After ``CODER_RECORD_CALLS`` timed calls (or
-``CODER_RECORD_SECONDS`` of timed calls, with at least ``MIN_TIMED_CALLS``) the process ends
-early with exit code 0.
+isinstance) and measures it on the script's own inputs, however often the script calls it:
 
-Environment: CODER_RECORD (JSON path), CODER_RECORD_CALLS (timed calls, default 20),
-CODER_RECORD_WARMUP (untimed first calls, default 3), CODER_RECORD_CHECKS (calls compared with
-the original, default 3), CODER_RECORD_SECONDS (default 20).
+1. warm-up: the script's calls go through as they are, and the proxy keeps their inputs (up to
+   ``CODER_RECORD_INPUTS``). The runtime converts, calibrates (lazy INT8) and checks itself on
+   the first of them (``AcceleratedModel.warmup_calls``): their time is the first-call cost.
+2. measurement, once the runtime serves steadily and ``CODER_RECORD_CHECKS`` more calls are
+   kept (or when the script ends, whichever comes first): the proxy replays the kept inputs. It
+   finishes the warm-up if the script ended first, replays each input signature twice untimed,
+   runs the last kept inputs through the original model too and records the drift, then times
+   replays until ``CODER_RECORD_CALLS`` calls or ``CODER_RECORD_SECONDS`` of them (at least
+   MIN_TIMED_CALLS): the median and the spread of those.
+3. once every wrapped model is measured the process ends with exit code 0, so a script looping
+   over a whole dataset does not run for hours.
+
+Results go to the JSON file named by ``CODER_RECORD``, rewritten as the run goes (a killed run
+still leaves its data): per model its figures, the runtime's fallback (kind and reason) and the
+drift tolerance of its precision (``coder.backend.parity.TOLERANCE``); the process's peak memory.
 """
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import json
 import os
+import resource
 import statistics
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 MIN_TIMED_CALLS = 5
 TIMED_METHODS = ("forward", "generate")
-# attribute names the runtime may use to say it serves the original model instead
-FALLBACK_ATTRIBUTES = ("fallback_reason", "_fallback_reason")
+FLUSH_SECONDS = 0.25  # how often the file is rewritten while replays are timed (the live display)
+WARMUP, MEASURING, DONE = "warm-up", "measuring", "done"
+# untimed replays of each input signature before timing: a runtime rebuilds for a new exact
+# shape and checks that build on its next call; TorchScript optimises a graph on its 2nd run
+SETTLE_REPLAYS = 2
 
 
 def wrap(accelerated, original):
@@ -48,9 +60,22 @@ def unwrap(model):
 class Settings:
     def __init__(self, environ: Mapping[str, str]):
         self.calls = int(environ.get("CODER_RECORD_CALLS", 20))
-        self.warmup = int(environ.get("CODER_RECORD_WARMUP", 3))
+        self.seconds = float(environ.get("CODER_RECORD_SECONDS", 10))
         self.checks = int(environ.get("CODER_RECORD_CHECKS", 3))
-        self.seconds = float(environ.get("CODER_RECORD_SECONDS", 20))
+        self.inputs = int(environ.get("CODER_RECORD_INPUTS", 8))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of the model as the script made it, to replay."""
+
+    function: object
+    method_name: str
+    args: tuple
+    kwargs: dict
+
+    def __call__(self):
+        return self.function(*self.args, **self.kwargs)
 
 
 class Session:
@@ -63,6 +88,9 @@ class Session:
         self.settings = settings
         self.models: list[ModelRecord] = []
         self.stopped_early = False
+        self.flushed_at = 0.0
+        self.pid = os.getpid()
+        atexit.register(self.measure_the_rest)
 
     @classmethod
     def shared(cls, path: str) -> Session:
@@ -70,22 +98,42 @@ class Session:
             cls._shared = cls(path, Settings(os.environ))
         return cls._shared
 
-    def new_model(self, name: str) -> ModelRecord:
-        record = ModelRecord(f"{name}#{len(self.models)}", self.settings)
+    def new_model(self, name: str, target, original) -> ModelRecord:
+        record = ModelRecord(f"{name}#{len(self.models)}", self.settings, target, original)
         self.models.append(record)
         return record
 
     def flush(self) -> None:
-        data = {"models": [m.summary() for m in self.models], "stopped_early": self.stopped_early}
+        data = {"models": [m.summary() for m in self.models], "stopped_early": self.stopped_early,
+                "peak_mib": peak_mib()}
         temporary = f"{self.path}.tmp"
         with open(temporary, "w") as file:
             json.dump(data, file, indent=1)
         os.replace(temporary, self.path)
+        self.flushed_at = time.monotonic()
+
+    def flush_soon(self) -> None:
+        if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
+            self.flush()
 
     def after_call(self, record: ModelRecord) -> None:
+        if record.phase == WARMUP and record.ready():
+            record.measure(self.flush_soon)
         self.flush()
-        if record.enough():
+        if all(model.phase == DONE for model in self.models):
             self.stop_early()
+
+    def measure_the_rest(self) -> None:
+        """At the end of the script: measure the models it called too few times."""
+        if os.getpid() != self.pid:  # a forked worker (DataLoader) ends without measuring
+            return
+        from coder.backend.context import inference_context
+
+        for record in self.models:
+            if record.phase == WARMUP and record.kept:
+                with inference_context(record.target):
+                    record.measure(self.flush_soon)
+        self.flush()
 
     def stop_early(self) -> None:
         self.stopped_early = True
@@ -95,49 +143,141 @@ class Session:
         os._exit(0)
 
 
-class ModelRecord:
-    """Latencies and drift of one wrapped model."""
+def peak_mib() -> float:
+    """This process's peak resident memory (Linux reports kibibytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    def __init__(self, name: str, settings: Settings):
+
+class ModelRecord:
+    """One wrapped model: the inputs kept, the replays timed, the drift, the runtime's fallback."""
+
+    def __init__(self, name: str, settings: Settings, target, original):
         self.name = name
         self.settings = settings
-        self.calls = 0
-        self.untimed_ms: list[float] = []
+        self.target = target
+        self.original = original
+        self.phase = WARMUP
+        self.warmup_calls = warmup_calls_of(target)
+        self.calls = 0  # the script's own calls
+        self.served = 0  # calls the model served: the script's and the replays
+        self.kept: list[Call] = []
+        self.script_ms: list[float] = []
+        self.first_call_ms = 0.0
         self.timed_ms: list[float] = []
-        self.drift = Drift()
-        self.fallback: str | None = None
+        self.drift = Drift(tolerance_of(target))
+        self.replay_error: str | None = None
 
-    @property
-    def next_is_check(self) -> bool:
-        """The first calls after the warm-up, once the runtime serves steadily, are compared."""
-        warmup = self.settings.warmup
-        return warmup <= self.calls < warmup + self.settings.checks
-
-    def add_latency(self, seconds: float) -> None:
+    def script_call(self, call: Call, seconds: float) -> None:
         self.calls += 1
-        target = self.timed_ms if self.calls > self.settings.warmup else self.untimed_ms
-        target.append(seconds * 1000)
+        self.script_ms.append(seconds * 1000)
+        self.add_served(seconds)
+        if len(self.kept) < self.settings.inputs:
+            self.kept.append(call)
+
+    def add_served(self, seconds: float) -> None:
+        self.served += 1
+        if self.served <= self.warmup_calls:
+            self.first_call_ms += seconds * 1000
+
+    def ready(self) -> bool:
+        """The runtime serves steadily, and the calls after its warm-up are kept for the checks."""
+        return self.calls >= self.warmup_calls + self.settings.checks or len(self.kept) >= self.settings.inputs
+
+    def measure(self, progress) -> None:
+        self.phase = MEASURING
+        try:
+            self.finish_warmup()
+            for call in one_per_signature(self.kept) * SETTLE_REPLAYS:
+                call()
+            self.check_drift(self.kept[-self.settings.checks:])
+            self.time_replays(progress)
+        except Exception as error:  # the user's model, anything can happen: report, don't crash
+            self.replay_error = f"{type(error).__name__}: {error}".splitlines()[0]
+        self.phase = DONE
+
+    def finish_warmup(self) -> None:
+        """A script that ended before the runtime was ready: replay until it is."""
+        index = 0
+        while self.served < self.warmup_calls:
+            self.add_served(timed(self.kept[index % len(self.kept)]))
+            index += 1
+
+    def check_drift(self, calls: list[Call]) -> None:
+        for call in calls:
+            output = call()
+            if self.original is self.target:
+                self.drift.add(output, output)
+            else:
+                self.drift.add(output, run_original(self.original, call))
+
+    def time_replays(self, progress) -> None:
+        while not self.enough():
+            self.timed_ms.append(timed(self.kept[len(self.timed_ms) % len(self.kept)]) * 1000)
+            progress()
 
     def enough(self) -> bool:
-        timed = len(self.timed_ms)
-        spent = sum(self.timed_ms) / 1000
-        return timed >= self.settings.calls or (timed >= MIN_TIMED_CALLS and spent >= self.settings.seconds)
-
-    def latency_ms(self) -> float | None:
-        # a script with too few calls for warm-up still gets a figure, the first call left out
-        samples = self.timed_ms or self.untimed_ms[1:] or self.untimed_ms
-        return statistics.median(samples) if samples else None
+        timed_calls, spent = len(self.timed_ms), sum(self.timed_ms) / 1000
+        return timed_calls >= self.settings.calls or (timed_calls >= MIN_TIMED_CALLS and spent >= self.settings.seconds)
 
     def summary(self) -> dict:
-        return {"name": self.name, "calls": self.calls, "timed_calls": len(self.timed_ms),
-                "latency_ms": self.latency_ms(), "timed_ms": self.timed_ms,
-                "untimed_ms": self.untimed_ms, "fallback": self.fallback, **self.drift.summary()}
+        fallback = getattr(self.target, "fallback", None)
+        return {"name": self.name, "phase": self.phase, "calls": self.calls, "warmup_calls": self.warmup_calls,
+                "first_call_s": self.first_call_ms / 1000 if self.served else None,
+                "replayed_inputs": len(self.kept), "timed_calls": len(self.timed_ms),
+                "latency_ms": statistics.median(self.timed_ms) if self.timed_ms else None,
+                "spread_ms": spread(self.timed_ms), "timed_ms": self.timed_ms, "untimed_ms": self.script_ms,
+                "fallback": getattr(fallback, "reason", None), "fallback_kind": getattr(fallback, "kind", None),
+                "fallback_module": getattr(fallback, "module", None), "replay_error": self.replay_error,
+                **self.drift.summary()}
+
+
+def one_per_signature(calls: list[Call]) -> list[Call]:
+    """The first call of each input signature (the shapes and dtypes of its tensors)."""
+    import torch.utils._pytree as pytree
+
+    first: dict[tuple, Call] = {}
+    for call in calls:
+        leaves = pytree.tree_leaves((call.args, call.kwargs))
+        signature = tuple((tuple(leaf.shape), leaf.dtype) for leaf in leaves if hasattr(leaf, "shape"))
+        first.setdefault((call.method_name, signature), call)
+    return list(first.values())
+
+
+def timed(call: Call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def spread(samples: list[float]) -> float | None:
+    """The interquartile range: the middle half of the timed calls lies within it."""
+    if len(samples) < 2:
+        return None
+    first, _, third = statistics.quantiles(samples, n=4, method="inclusive")
+    return third - first
+
+
+def warmup_calls_of(target) -> int:
+    """Calls before the model serves steadily: the runtime's own count, else the first call."""
+    from coder.backend.wrapper import AcceleratedModel
+
+    if isinstance(target, AcceleratedModel) and target.fallback is None:
+        return target.warmup_calls
+    return 1
+
+
+def tolerance_of(target) -> float:
+    from coder.backend.parity import TOLERANCE
+
+    recipe = getattr(target, "recipe", None)
+    return TOLERANCE[getattr(recipe, "precision", "fp32")]
 
 
 class Drift:
     """Output drift against the original model, accumulated over the checked calls."""
 
-    def __init__(self):
+    def __init__(self, tolerance: float):
+        self.tolerance = tolerance
         self.checked_calls = 0
         self.max_rel_err: float | None = None
         self.top1_agree = 0
@@ -164,7 +304,7 @@ class Drift:
 
     def summary(self) -> dict:
         top1 = self.top1_agree / self.top1_total if self.top1_total else None
-        return {"checked_calls": self.checked_calls, "max_rel_err": self.max_rel_err,
+        return {"checked_calls": self.checked_calls, "max_rel_err": self.max_rel_err, "tolerance": self.tolerance,
                 "top1_agreement": top1, "drift_error": self.error}
 
 
@@ -193,13 +333,12 @@ def is_classifier_like(tensor) -> bool:
 
 
 class RecordingProxy:
-    """Stands for the accelerated model; times its calls, compares them with the original."""
+    """Stands for the accelerated model; keeps the script's calls, measures them (ModelRecord)."""
 
     def __init__(self, accelerated, original, session: Session):
         object.__setattr__(self, "_target", accelerated)
-        object.__setattr__(self, "_original", original)
         object.__setattr__(self, "_session", session)
-        object.__setattr__(self, "_record", session.new_model(type(original).__name__))
+        object.__setattr__(self, "_record", session.new_model(type(original).__name__, accelerated, original))
 
     @property
     def __class__(self):
@@ -251,40 +390,17 @@ class RecordingProxy:
 
     def _recorded_call(self, function, method_name, args, kwargs):
         record = object.__getattribute__(self, "_record")
-        check = record.next_is_check
         start = time.perf_counter()
         output = function(*args, **kwargs)
-        record.add_latency(time.perf_counter() - start)
-        record.fallback = fallback_reason(object.__getattribute__(self, "_target"))
-        if check:
-            self._check_drift(method_name, output, args, kwargs)
+        record.script_call(Call(function, method_name, args, kwargs), time.perf_counter() - start)
         object.__getattribute__(self, "_session").after_call(record)
         return output
 
-    def _check_drift(self, method_name, output, args, kwargs) -> None:
-        record = object.__getattribute__(self, "_record")
-        original = object.__getattribute__(self, "_original")
-        if original is object.__getattribute__(self, "_target"):
-            record.drift.add(output, output)
-            return
-        try:
-            record.drift.add(output, run_original(original, method_name, args, kwargs))
-        except Exception as error:  # the user's model, anything can happen: report, don't crash
-            record.drift.error = f"{type(error).__name__}: {error}".splitlines()[0]
 
-
-def run_original(original, method_name, args, kwargs):
+def run_original(original, call: Call):
     """The reference output: fp32, without the BF16 autocast get_context may have switched on."""
     import torch
 
-    function = original if method_name == "__call__" else getattr(original, method_name)
+    function = original if call.method_name == "__call__" else getattr(original, call.method_name)
     with torch.no_grad(), torch.autocast("cpu", enabled=False):
-        return function(*args, **kwargs)
-
-
-def fallback_reason(model) -> str | None:
-    for name in FALLBACK_ATTRIBUTES:
-        reason = getattr(model, name, None)
-        if reason:
-            return str(reason)
-    return None
+        return function(*call.args, **call.kwargs)

@@ -28,6 +28,7 @@ from coder.backend.context import runtime_threads, torch_threads
 from coder.backend.cpu import this_cpu
 from coder.backend.flat import OutputSpec, flatten_call, flatten_output
 from coder.backend.isolation import isolated
+from coder.backend.libraries import MissingLibrary
 from coder.backend.messages import debug, error_text, not_used, warn
 from coder.backend.parity import TOLERANCE, difference
 from coder.backend.precision import prepare_inputs
@@ -66,6 +67,17 @@ class _Runtime:
         self.shapes_passed.add(_shapes(tensors))
 
 
+@dataclass(frozen=True)
+class Fallback:
+    """Why the original model serves: ``kind`` is unsupported (this CPU), missing-library
+    (``module`` is not installed), drift or metric (the output check), slower (never slower)
+    or error (the conversion or the runtime raised)."""
+
+    kind: str
+    reason: str
+    module: str | None = None
+
+
 def _shapes(tensors: list[torch.Tensor]) -> tuple:
     return tuple(tuple(t.shape) for t in tensors)
 
@@ -84,7 +96,7 @@ class AcceleratedModel(torch.nn.Module):
         self.script_calibration = ScriptCalibration(self.calib_calls) if recipe.precision == "int8" else None
         self.calibration = calibration or []
         self.never_slower = speed.enabled(never_slower)
-        self.fallback_reason: str | None = None
+        self.fallback: Fallback | None = None
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self.story = report.Story(recipe.label)  # what the closing line says about this model
         self._builder = Builder(recipe, self.never_slower)
@@ -112,6 +124,10 @@ class AcceleratedModel(torch.nn.Module):
         self._given_calibration = list(batches)
         if self._given_calibration:
             self.script_calibration = None
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.fallback.reason if self.fallback else None
 
     @property
     def accelerated(self) -> bool:
@@ -209,13 +225,13 @@ class AcceleratedModel(torch.nn.Module):
     def _trusted(self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs,
                  replacing: _Runtime | None) -> bool:
         """Parity on this call, then never slower; a failed recalibration keeps the old runtime."""
-        mismatch, kind = difference(obtained.produced, reference, TOLERANCE[self.recipe.precision]), "error"
+        mismatch, kind = difference(obtained.produced, reference, TOLERANCE[self.recipe.precision]), "drift"
         if mismatch is None and self.never_slower:
             mismatch, kind = self._slower_than_original(runtime, obtained, tensors, args, kwargs), "slower"
         if mismatch is None:
             return True
         if replacing is None:
-            self.fall_back(mismatch, slot=runtime.slot, failure=kind)
+            self.fall_back(mismatch, slot=runtime.slot, kind=kind)
         return False
 
     def _slower_than_original(self, runtime: _Runtime, obtained: Obtained, tensors, args, kwargs) -> str | None:
@@ -301,20 +317,29 @@ class AcceleratedModel(torch.nn.Module):
             return reference
         mismatch = difference(produced, reference, TOLERANCE[self.recipe.precision], runtime.output)
         if mismatch is not None:
-            self.fall_back(mismatch, slot=runtime.slot)
+            self.fall_back(mismatch, slot=runtime.slot, kind="drift")
             return reference
         runtime.passed(tensors)
         return runtime.output.rebuild(produced)
 
     def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None,
-                  slot: Slot | None = None, failure: str = "error") -> None:
+                  slot: Slot | None = None, kind: str | None = None) -> None:
         """Serve the original model from now on, after one warning naming ``reason``; the cache
-        (``slot``) remembers it, as a ``failure`` of that kind (building.Builder.remember)."""
-        if self.fallback_reason is not None:
+        (``slot``) remembers it, with its ``kind`` (Fallback; building.Builder.remember)."""
+        if self.fallback is not None:
             return
-        self.fallback_reason = self.story.fallback_reason = reason
+        missing = error.module if isinstance(error, MissingLibrary) else None
+        kind = kind or _kind_of(error, on_this_cpu, missing)
+        self.fallback = Fallback(kind, reason, missing)
+        self.story.fallback_reason = reason
         self._runtimes.clear()
         if error is not None:
             debug(error)
-        self._builder.remember(slot, reason, failure)
+        self._builder.remember(slot, reason, kind)
         warn(not_used(self.recipe.label, reason, on_this_cpu), stacklevel=3)
+
+
+def _kind_of(error: BaseException | None, on_this_cpu: bool, missing: str | None) -> str:
+    if isinstance(error, Remembered):
+        return error.kind  # what an earlier run found
+    return "unsupported" if on_this_cpu else "missing-library" if missing else "error"

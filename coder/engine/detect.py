@@ -1,12 +1,17 @@
 """Step 2, detect: every model, the statement after which it is ready, its inference sites, loaders.
 
     script ──Collected (one pass)──▶ assignments, calls, returns
-           ──Builders──▶ which assignments bind a model (builders.py, patterns.py)
+           ──Builders──▶ what each assignment (or call argument) builds (builders.py, patterns.py)
+           ──weigh──▶ whether a candidate coder cannot resolve is a model (evidence.py)
            ──Uses──▶ where each model is called for inference, and what trains it (uses.py)
+           ──existing_optimizations──▶ the script's own ipex/jit/compile calls on it (existing.py)
            ──find_ready_point──▶ where its optimizer call goes (ready.py)
 
-A model left alone (already optimized, trained where it is evaluated, ...) is kept with the
-finding that says why; a script with nothing to place gets a reason to be skipped.
+A model is bound to a name by an assignment, or at a function's parameter: when it is built
+inline as an argument (``run(AutoModel.from_pretrained(...))``), or when training and
+evaluation alternate and the evaluation function puts it in eval mode. A model left alone
+(trained where it is evaluated, ...) is kept with the finding that says why; a script with
+nothing to place gets a reason to be skipped.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
+import libcst.matchers as m
 
-from coder.engine import outcome, patterns
+from coder.engine import evidence, outcome, patterns
 from coder.engine.builders import Built, Builders
 from coder.engine.collect import Collected, assignment_pairs, bound_name
+from coder.engine.existing import Existing, Flags, existing_optimizations, wrapping_optimization
 from coder.engine.parse import Script
 from coder.engine.ready import ReadyPoint, find_ready_point
+from coder.engine.siblings import Siblings
 from coder.engine.uses import Site, Uses
 
 
@@ -27,16 +35,19 @@ from coder.engine.uses import Site, Uses
 class Model:
     var: str  # the name it is bound to: "model", "self.model", "classifier"
     target: str  # what is optimized: the model itself, or "<pipeline>.model"
-    position: tuple[int, int]  # (line, column) of the assignment that builds it
-    statement: cst.BaseStatement
+    position: tuple[int, int]  # (line, column) of the assignment (or the argument) that builds it
+    statement: cst.BaseStatement | cst.Param  # a Param: bound at a function's parameter
     scope: str
+    built: Built
     sites: list[Site] = field(default_factory=list)
     ready: ReadyPoint | None = None
     skipped: outcome.Finding | None = None  # why it is left alone
+    note: outcome.Finding | None = None  # said about it, but it is optimized
     references: list[cst.CSTNode] = field(default_factory=list)
     entries: list[cst.CSTNode] = field(default_factory=list)  # calls through which it is used for inference
+    existing: list[Existing] = field(default_factory=list)  # the script's own optimizations of it
+    source: str | None = None  # an optimized copy of another model (``traced`` of ``model``): that one
     generative_pipeline: bool = False
-    certain: bool = True
 
     @property
     def line(self) -> int:
@@ -50,6 +61,22 @@ class Model:
     def generates(self) -> bool:
         """Runs text generation, whose changing shapes a traced graph cannot follow."""
         return self.generative_pipeline or any(site.generate for site in self.sites)
+
+    @property
+    def handed_over(self) -> Existing | None:
+        """The script's optimization that makes an optimized copy of it: the copy is the model that runs."""
+        return next((e for e in self.existing
+                     if e.derived not in (None, self.var) and e.by_default and not e.keeps_original), None)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A value that may be a model, and the evidence for and against it (for --inspect)."""
+
+    var: str
+    line: int
+    taken: bool
+    evidence: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -66,6 +93,7 @@ class Analysis:
     loaders: list[Loader]
     findings: list[outcome.Finding]
     training: list[cst.Call]
+    candidates: list[Candidate] = field(default_factory=list)
 
     @property
     def skip_reason(self) -> outcome.Finding | None:
@@ -75,116 +103,211 @@ class Analysis:
         return (outcome.NO_INFERENCE if self.findings else outcome.NO_MODEL).at()
 
 
-def detect(script: Script) -> Analysis:
-    collected = Collected(script.view)
-    builders, uses = Builders(script, collected), Uses(script, collected)
-    models = _models(script, collected, builders, uses)
-    for model in models:
-        if model.sites and not model.skipped:
-            _place(script, uses, model)
-    findings = [m.skipped for m in models if m.skipped]
-    kept = [m for m in models if m.sites or m.skipped]
-    if not kept:
-        findings += [outcome.NEVER_CALLED.at(m.position, var=m.var) for m in models if m.certain]
-    return Analysis(script, kept, _loaders(script, collected), findings, uses.training)
+def detect(script: Script, siblings: Siblings | None = None) -> Analysis:
+    return _Detection(script, siblings).analysis()
 
 
-def _models(script: Script, collected: Collected, builders: Builders, uses: Uses) -> list[Model]:
-    models = []
-    for node in collected.assignments:
-        owner = script.enclosing(node, (cst.ClassDef,))
-        if owner is not None and builders.is_model_class(owner):
-            continue  # a layer of a model being defined, not a model a script runs
-        for target, position in assignment_pairs(node):
-            built = builders.built_by(node.value, position)
-            if built is not None and (var := bound_name(target)) is not None:
-                models.append(_model_at(script, uses, node, target, var, built))
-    return models
+class _Detection:
+    def __init__(self, script: Script, siblings: Siblings | None) -> None:
+        self.script, self.collected = script, Collected(script.view)
+        self.builders = Builders(script, self.collected, siblings)
+        self.uses, self.flags = Uses(script, self.collected), Flags(script, self.collected)
+        self.candidates: list[Candidate] = []
 
+    def analysis(self) -> Analysis:
+        models = self._bound_models() + self._inline_models()
+        models += [self._derived(model, e) for model in models if (e := model.handed_over)]
+        models = [self._placed(model) if model.sites and not model.skipped else model for model in models]
+        findings = [m.skipped for m in models if m.skipped]
+        kept = [m for m in models if m.sites or m.skipped]
+        if not kept:
+            findings += [outcome.NEVER_CALLED.at(m.position, var=m.var) for m in models if m.built.certain]
+        candidates = sorted(self.candidates, key=lambda c: (c.line, c.var))
+        return Analysis(self.script, kept, self._loaders(), findings, self.uses.training, candidates)
 
-def _model_at(script: Script, uses: Uses, node, target, var: str, built: Built) -> Model:
-    statement = script.statement_of(node)
-    optimized = f"{var}.model" if built.pipeline else var
-    model = Model(var, optimized, script.position(node), statement, script.scope_name(node), certain=built.certain)
-    model.generative_pipeline = built.pipeline and patterns.GENERATIVE_PIPELINE.found(script, node.value)
-    model.sites, model.entries = _sites(script, uses, target, model)
-    model.skipped = _left_alone(script, uses, model, target, built)
-    return model
+    # --- models bound to a name
 
-
-def _left_alone(script: Script, uses: Uses, model: Model, target, built: Built) -> outcome.Finding | None:
-    """Why the model is left as it is, known from how it is built and trained (None: it is not)."""
-    trainer = uses.training_function(model.references) if model.sites and isinstance(target, cst.Attribute) else None
-    if trainer is not None:
-        return outcome.TRAINED_IN_METHOD.at(model.position, var=model.var, method=trainer.name.value,
-                                            line=script.line(trainer))
-    if built.optimized_by:
-        return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=built.optimized_by)
-    one_statement = isinstance(model.statement, cst.SimpleStatementLine) and len(model.statement.body) == 1
-    if model.sites and not one_statement:
-        return outcome.NO_ROOM_AFTER.at(model.position, var=model.var)
-    return None
-
-
-def _sites(script: Script, uses: Uses, target, model: Model) -> tuple[list[Site], list[cst.CSTNode]]:
-    if isinstance(target, cst.Name):
-        references = _live_references(script, uses, target, model)
-    else:
-        owner = script.enclosing(target, (cst.ClassDef,))
-        references = uses.attribute_references(owner, target.attr.value) if owner else []
-    model.references = references
-    sites, entries = uses.sites(references, model.var)
-    inner = model.target[len(model.var):]  # ".model" for a pipeline, "" for a model
-    return [Site(s.call, s.target + inner, s.line, s.generate) for s in sites], entries
-
-
-def _live_references(script: Script, uses: Uses, target: cst.Name, model: Model) -> list[cst.CSTNode]:
-    """References after the model is built and before its name is bound to something else."""
-    home = script.scope(target)
-    end = _rebinding_line(script, target, model)
-    return [r for r in uses.name_references(target)
-            if script.scope(r) is not home or model.line < script.line(r) < end]
-
-
-def _rebinding_line(script: Script, target: cst.Name, model: Model) -> float:
-    scope = script.scope(target)
-    lines = [script.line(a.node) for a in scope.assignments[target.value]
-             if isinstance(a.node, cst.Name) and a.node is not target and not _rebinds_itself(script, a.node)
-             and _encloses(script, a.node, model.statement)]
-    return min([line for line in lines if line > model.line], default=float("inf"))
-
-
-def _encloses(script: Script, rebinding: cst.Name, statement: cst.CSTNode) -> bool:
-    """The rebinding sits in the block of ``statement`` or around it (not in a sibling branch)."""
-    block = script.parent(script.statement_of(rebinding))
-    return block is not None and script.within(statement, block)
-
-
-def _rebinds_itself(script: Script, name: cst.Name) -> bool:
-    """``model = model.to(device)`` or ``model = Wrapper(model)``: still the same model."""
-    value = getattr(script.parent(script.parent(name)), "value", None)
-    while isinstance(value, cst.Call):
-        inner = value.func.value if isinstance(value.func, cst.Attribute) else None
-        first = value.args[0].value if value.args else None
-        if any(isinstance(c, cst.Name) and c.value == name.value for c in (inner, first)):
-            return True
-        value = inner
-    return False
-
-
-def _place(script: Script, uses: Uses, model: Model) -> None:
-    found = find_ready_point(script, uses, model)
-    if isinstance(found, outcome.Finding):
-        model.skipped = found
-    else:
-        model.ready = found
-
-
-def _loaders(script: Script, collected: Collected) -> list[Loader]:
-    found = []
-    for node in collected.assignments:
-        if patterns.DATA_LOADER.found(script, node.value):
+    def _bound_models(self) -> list[Model]:
+        models = []
+        for node in self.collected.assignments:
+            owner = self.script.enclosing(node, (cst.ClassDef,))
+            if owner is not None and self.builders.is_model_class(owner):
+                continue  # a layer of a model being defined, not a model a script runs
             for target, position in assignment_pairs(node):
-                if isinstance(target, cst.Name) and position is None:
-                    found.append(Loader(target.value, script.line(node), script.statement_of(node)))
-    return found
+                built = self.builders.built_by(node.value, position)
+                if built is not None and (var := bound_name(target)) is not None:
+                    models += self._if_taken(self._model_at(node, target, var, built), node.value)
+        return models
+
+    def _if_taken(self, model: Model, value: cst.BaseExpression) -> list[Model]:
+        """The model, if it is one: a known builder's, or a candidate with enough evidence."""
+        if model.built.certain:
+            verdict = evidence.Verdict((evidence.Clue(f"built by {model.built.builder}", model.built.prior),))
+        else:
+            verdict = evidence.weigh(self.script, model.built, model.var, value, self.uses.reached(model.references))
+        if model.sites or model.built.certain:
+            self.candidates.append(Candidate(model.var, model.line, verdict.taken, tuple(map(str, verdict.clues))))
+        return [model] if verdict.taken else []
+
+    def _model_at(self, node, target, var: str, built: Built) -> Model:
+        statement = self.script.statement_of(node)
+        optimized = f"{var}.{built.pipeline}" if built.pipeline else var
+        model = Model(var, optimized, self.script.position(node), statement, self.script.scope_name(node), built)
+        model.generative_pipeline = built.pipeline == "model" and patterns.GENERATIVE_PIPELINE.found(self.script,
+                                                                                                       node.value)
+        model.references = self._references(target, model)
+        model.sites, model.entries = self._sites(model)
+        model.existing = self._existing(model, self.script.parent(statement))
+        model.skipped = self._left_alone(model, target)
+        return model
+
+    def _existing(self, model: Model, block: cst.CSTNode) -> list[Existing]:
+        found = existing_optimizations(self.script, self.flags, model, block)
+        if model.built.wrapped is None:
+            return found
+        return [wrapping_optimization(self.script, model.built.wrapped, model.statement), *found]
+
+    def _left_alone(self, model: Model, target) -> outcome.Finding | None:
+        """Why the model is left as it is, known from how it is built and trained (None: it is not)."""
+        in_a_class = model.sites and isinstance(target, cst.Attribute)
+        trainer = self.uses.training_function(model.references) if in_a_class else None
+        if trainer is not None:
+            return outcome.TRAINED_IN_METHOD.at(model.position, var=model.var, method=trainer.name.value,
+                                                line=self.script.line(trainer))
+        if model.built.compiled:
+            return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=model.built.compiled)
+        one_statement = isinstance(model.statement, cst.SimpleStatementLine) and len(model.statement.body) == 1
+        if model.sites and not one_statement:
+            return outcome.NO_ROOM_AFTER.at(model.position, var=model.var)
+        return None
+
+    def _references(self, target, model: Model) -> list[cst.CSTNode]:
+        if isinstance(target, cst.Name):
+            return self._live_references(target, model)
+        owner = self.script.enclosing(target, (cst.ClassDef,))
+        return self.uses.attribute_references(owner, target.attr.value) if owner else []
+
+    def _sites(self, model: Model) -> tuple[list[Site], list[cst.CSTNode]]:
+        sites, entries = self.uses.sites(model.references, model.var, methods=model.built.methods)
+        inner = model.target[len(model.var):]  # ".model" for a pipeline, "" for a model
+        return [Site(s.call, s.target + inner, s.line, s.generate) for s in sites], entries
+
+    def _live_references(self, target: cst.Name, model: Model) -> list[cst.CSTNode]:
+        """References after the model is built and before its name is bound to something else."""
+        home = self.script.scope(target)
+        end = self._rebinding_line(target, model)
+        return [r for r in self.uses.name_references(target)
+                if self.script.scope(r) is not home or model.line < self.script.line(r) < end]
+
+    def _rebinding_line(self, target: cst.Name, model: Model) -> float:
+        scope = self.script.scope(target)
+        lines = [self.script.line(a.node) for a in scope.assignments[target.value]
+                 if isinstance(a.node, cst.Name) and a.node is not target and not self._rebinds_itself(a.node)
+                 and self._encloses(a.node, model.statement)]
+        return min([line for line in lines if line > model.line], default=float("inf"))
+
+    def _encloses(self, rebinding: cst.Name, statement: cst.CSTNode) -> bool:
+        """The rebinding sits in the block of ``statement`` or around it (not in a sibling branch)."""
+        block = self.script.parent(self.script.statement_of(rebinding))
+        return block is not None and self.script.within(statement, block)
+
+    def _rebinds_itself(self, name: cst.Name) -> bool:
+        """``model = model.to(device)`` or ``model = Wrapper(model)``: still the same model."""
+        value = getattr(self.script.parent(self.script.parent(name)), "value", None)
+        while isinstance(value, cst.Call):
+            inner = value.func.value if isinstance(value.func, cst.Attribute) else None
+            first = value.args[0].value if value.args else None
+            if any(isinstance(c, cst.Name) and c.value == name.value for c in (inner, first)):
+                return True
+            value = inner
+        return False
+
+    # --- models bound at a parameter, and optimized copies
+
+    def _inline_models(self) -> list[Model]:
+        """Models built inline as an argument of the script's function: bound at its parameter
+        (unless the function returns it, or something made of it: it builds, not runs, a model)."""
+        models, seen = [], set()
+        for call in self.collected.calls:
+            for arg in call.args if self.uses.callee(call) is not None else ():
+                built = self.builders.built_by(arg.value) if isinstance(arg.value, cst.Call) and not arg.star else None
+                param = self.uses.parameter_for(call, arg) if built and built.certain and not built.wrapped else None
+                if param is not None and param not in seen and not self._returns_from(param):
+                    seen.add(param)
+                    models.append(self._param_model(param, built, self.script.position(arg)))
+        return models
+
+    def _returns_from(self, param: cst.Param) -> bool:
+        """``return backbone``, ``return backbone, head``, ``return nn.Sequential(backbone, head)``."""
+        function = self.script.enclosing(param, (cst.FunctionDef,))
+        name = m.Name(param.name.value)
+        handed_on = name | m.Tuple(elements=[m.ZeroOrMore(), m.Element(name), m.ZeroOrMore()])
+        return any(r.value is not None and (m.matches(r.value, handed_on) or m.findall(r.value, m.Arg(name)))
+                   for r in self.collected.returns_in.get(function, ()))
+
+    def _param_model(self, param: cst.Param, built: Built, position: tuple[int, int]) -> Model:
+        var = param.name.value
+        target = f"{var}.{built.pipeline}" if built.pipeline else var
+        model = Model(var, target, position, param, self.script.scope_name(param), built)
+        model.references = self.uses.name_references(param)
+        model.sites, model.entries = self._sites(model)
+        function = self.script.enclosing(param, (cst.FunctionDef,))
+        model.existing = self._existing(model, function.body)
+        return model
+
+    def _derived(self, source: Model, made: Existing) -> Model:
+        """``traced = torch.jit.trace(model, x)``: the optimized copy, the model the script runs."""
+        assign = made.statement.body[0]
+        model = self._model_at(assign, assign.targets[0].target, made.derived, source.built)
+        model.existing.insert(0, made)
+        model.source = source.target
+        return model
+
+    # --- ready points
+
+    def _placed(self, model: Model) -> Model:
+        found = find_ready_point(self.script, self.uses, model)
+        if isinstance(found, outcome.Finding) and found.code == outcome.TRAINED_AND_EVALUATED.code:
+            if (moved := self._into_evaluation(model)) is not None:
+                return moved
+        if isinstance(found, outcome.Finding):
+            model.skipped = found
+        else:
+            model.ready = found
+        return model
+
+    def _into_evaluation(self, model: Model) -> Model | None:
+        """Training and evaluation alternate: the model bound at the evaluation function's
+        parameter, optimized there after its ``.eval()`` (each evaluation then optimizes the
+        weights as they are, and training never sees an optimized model)."""
+        for entry in model.entries:
+            function = self.uses.callee(entry) if isinstance(entry, cst.Call) else None
+            param = self._parameter_taking(entry, model.var) if function is not None else None
+            if param is None or self.uses.trains_in(function) or not _sets_eval(function, param.name.value):
+                continue
+            moved = self._param_model(param, model.built, model.position)
+            found = find_ready_point(self.script, self.uses, moved)
+            if isinstance(found, ReadyPoint):
+                moved.ready = found
+                moved.note = outcome.OPTIMIZED_AT_EACH_EVALUATION.at(
+                    model.position, var=model.var, function=function.name.value, line=found.line)
+                return moved
+        return None
+
+    def _parameter_taking(self, call: cst.Call, var: str) -> cst.Param | None:
+        arg = next((a for a in call.args if m.matches(a.value, m.Name(var))), None)
+        return self.uses.parameter_for(call, arg) if arg is not None else None
+
+    def _loaders(self) -> list[Loader]:
+        found = []
+        for node in self.collected.assignments:
+            if patterns.DATA_LOADER.found(self.script, node.value):
+                for target, position in assignment_pairs(node):
+                    if isinstance(target, cst.Name) and position is None:
+                        found.append(Loader(target.value, self.script.line(node), self.script.statement_of(node)))
+        return found
+
+
+def _sets_eval(function: cst.FunctionDef, var: str) -> bool:
+    """``var.eval()`` is called in ``function``."""
+    return bool(m.findall(function, m.Call(func=m.Attribute(value=m.Name(var), attr=m.Name("eval")))))

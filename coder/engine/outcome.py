@@ -80,6 +80,10 @@ GENERATES = Kind("C201", "generate-fixed-graph", "'{var}' generates text: {trans
                  "which generate() cannot use; adding only InferenceOptimizer.get_context")
 NO_SAFE_CONTEXT = Kind("C202", "no-safe-context", "no safe place for InferenceOptimizer.get_context around this "
                        "call (a lambda, or the statement that builds the model): it runs without it")
+REPLACED_OPTIMIZATION = Kind("C203", "replaced-optimization", "'{var}' is already optimized with {label}: "
+                             "{transform} replaces that optimization (--keep-existing keeps it)")
+OPTIMIZED_AT_EACH_EVALUATION = Kind("C204", "optimized-at-each-evaluation", "'{var}' is trained and evaluated "
+                                    "in turn: it is optimized in {function}() after line {line}, at each evaluation")
 
 
 class _Told:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import warnings
 
 import libcst as cst
 from libcst.metadata import (
@@ -26,12 +27,7 @@ from libcst.metadata import (
 from coder.engine.outcome import ScriptError
 from coder.engine.view import NEWLINE, analysis_view
 
-# What LibCST was seen not to write back byte for byte: a line holding only a backslash, lone-CR
-# line endings, form feeds, whitespace-only lines with a tab, and (see _ends_plainly) blank lines
-# or comments at the end of the file. Only such scripts are written back whole to compare with
-# the source: that costs 0.04 s per 2,000 lines.
-LINE_START = r"(?:^|(?<=[\r\n]))"
-SUSPECT = re.compile(rf"{LINE_START}[ \t\f]*\\(?:\r\n?|\n)|\r(?!\n)|\f|{LINE_START} *\t[ \t]*(?:\r\n?|\n)")
+NEWLINE_AT_END = re.compile(r"(\r\n|\r|\n)\Z")
 BOUNDARIES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
@@ -47,9 +43,12 @@ def parse(source: str) -> Script:
 
 
 def check_syntax(source: str) -> None:
-    """ScriptError with CPython's own message and position when ``source`` does not parse."""
+    """ScriptError with CPython's own message and position when ``source`` does not parse (its
+    SyntaxWarnings are Python's to show when the script runs)."""
     try:
-        ast.parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            ast.parse(source)
     except SyntaxError as error:
         raise ScriptError(error.msg, error.lineno or 1, error.offset or 1) from None
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
@@ -67,9 +66,9 @@ class Script(cst.MetadataDependent):
     def __init__(self, source: str, module: cst.Module) -> None:
         super().__init__()
         self.source, self.module = source, module
-        suspect = SUSPECT.search(source) or not _ends_plainly(source)
-        self.end_of_file, self.unwritable_line = _write_back_check(source, module) if suspect else (None, None)
-        self.view = analysis_view(module)
+        self._codes = {node: module.code_for_node(node) for node in (*module.header, *module.body, *module.footer)}
+        self.end_of_file, self.unwritable_line = _write_back_check(source, code_of(module, self._codes))
+        self.view = analysis_view(module, self._codes)
         self.metadata = MetadataWrapper(self.view, unsafe_skip_copy=True).resolve_many(self.METADATA_DEPENDENCIES)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -129,7 +128,7 @@ class Script(cst.MetadataDependent):
 
     def write(self, module: cst.Module) -> str:
         """The code of ``module`` (this tree, transformed), ending as the script itself ends."""
-        code = module.code
+        code = code_of(module, self._codes)
         if self.end_of_file is None:
             return code
         written, actual = self.end_of_file
@@ -138,17 +137,21 @@ class Script(cst.MetadataDependent):
         return code[:len(code) - len(written)] + actual
 
 
-def _ends_plainly(source: str) -> bool:
-    """Ends with a line of code and at most one line break (no blank line, no comment after it)."""
-    text = source.rstrip()
-    last_line = text[max(text.rfind("\n"), text.rfind("\r")) + 1:]
-    return source[len(text):] in ("", "\n", "\r\n") and not text.endswith("\\") and "#" not in last_line
+def code_of(module: cst.Module, known: dict[cst.CSTNode, str]) -> str:
+    """``module.code``, with the code of the top-level statements (and the blank lines and comments
+    around them) that are in ``known`` taken from there: the transform leaves most of them as they
+    were parsed, so only the edited ones are written out again."""
+    parts = [known.get(node) or module.code_for_node(node) for node in (*module.header, *module.body, *module.footer)]
+    code = "".join(parts)
+    if module.has_trailing_newline:
+        return code or module.default_newline
+    return NEWLINE_AT_END.sub("", code, count=1)  # LibCST drops the last token, always a line break
 
 
-def _write_back_check(source: str, module: cst.Module) -> tuple[tuple[str, str] | None, int | None]:
-    """When LibCST writes the tree back differently from the script: (what it writes at the end,
-    what the script has there) if only trailing whitespace differs; else the first line that does."""
-    code = module.code
+def _write_back_check(source: str, code: str) -> tuple[tuple[str, str] | None, int | None]:
+    """When LibCST writes the tree back (``code``) differently from the script: (what it writes at
+    the end, what the script has there) if only trailing whitespace differs; else the first line
+    that does."""
     if code == source:
         return None, None
     same = len(os.path.commonprefix([code, source]))

@@ -46,16 +46,23 @@ def methods(*names: str) -> m.OneOf:
 TORCHVISION_NON_MODELS = {"get_weight", "get_model_weights", "list_models", "get_model_builder"}
 PRETRAINED_MODEL_CLASS = re.compile(r"(Model|For[A-Z]\w*|LMHead\w*)$|^AutoModel")
 NOT_MODEL_CLASS = re.compile(r"Tokenizer|Processor|Config|FeatureExtractor|Pipeline|Scheduler")
-FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential"}
+FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential",
+             "sentence_transformers.SentenceTransformer"}
+# inference methods of a known model besides calling it
+INFERENCE_METHODS_OF = {"sentence_transformers.SentenceTransformer": ("encode",)}
+# a torch.nn layer with weights is a model when a script runs it on its own; activations, pooling, losses are not
+LAYER = re.compile(r"(Lazy)?(Linear|Bilinear|Conv(Transpose)?[123]d|Embedding(Bag)?|(RNN|LSTM|GRU)(Cell)?"
+                   r"|Transformer(Encoder|Decoder)?(Layer)?|MultiheadAttention)")
 
 
 def is_model_factory(name: str) -> bool:
-    """A torchvision builder, a known factory, or a transformers model class (or its loaders)."""
+    """A torchvision builder, a known factory, a torch.nn layer with weights, or a transformers
+    model class (or its loaders)."""
     parts = name.split(".")
     if parts[0] == "torchvision" and len(parts) >= 3 and parts[1] == "models":
         last = parts[-1]
         return last[:1].islower() and last not in TORCHVISION_NON_MODELS and not last.startswith("_")
-    if name in FACTORIES:
+    if name in FACTORIES or (parts[:2] == ["torch", "nn"] and LAYER.fullmatch(parts[-1])):
         return True
     if len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config"):
         return _is_model_class(parts[-2])
@@ -77,6 +84,9 @@ MODEL_FACTORY = Pattern(
         "from torch import nn\nnn.Sequential(nn.ReLU())",
         "from transformers import AutoModelForSequenceClassification as AMSC\nAMSC.from_pretrained('x')",
         "import transformers\ntransformers.BertModel(config)",
+        "import torch\ntorch.nn.Linear(2, 2)",
+        "from torch import nn\nnn.LSTM(8, 16)",
+        "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
     ),
     counterexamples=(
         "import torchvision.models as m\nm.get_weight('x')",
@@ -85,6 +95,8 @@ MODEL_FACTORY = Pattern(
         "from transformers import AutoConfig\nAutoConfig.from_pretrained('x')",
         "import transformers\ntransformers.BertConfig()",
         "resnet18()",  # not imported from a model library
+        "import torch\ntorch.nn.ReLU()",
+        "import torch.nn as nn\nnn.CrossEntropyLoss()",
     ),
 )
 
@@ -113,6 +125,30 @@ PIPELINE = Pattern(
     counterexamples=("from sklearn.pipeline import Pipeline\nPipeline(steps)", "pipeline('x')"),
 )
 
+# diffusion pipelines whose denoiser is ``.transformer``; the others' is ``.unet``
+TRANSFORMER_DENOISER = re.compile(r"Flux|StableDiffusion3|PixArt|Sana|HunyuanDiT|Lumina|CogView|LTX|Wan")
+
+
+def is_diffusion_pipeline(name: str) -> bool:
+    parts = name.split(".")
+    return (parts[0] == "diffusers" and len(parts) >= 3 and "Pipeline" in parts[-2]
+            and parts[-1] in ("from_pretrained", "from_single_file"))
+
+
+def denoiser_of(name: str) -> str:
+    """The attribute holding a diffusion pipeline's torch module that runs at every step."""
+    return "transformer" if TRANSFORMER_DENOISER.search(name) else "unet"
+
+
+DIFFUSION_PIPELINE = Pattern(
+    "diffusion-pipeline",  # its denoiser, ``.unet`` (or ``.transformer``), is what gets optimized
+    m.Call(func=qualified(is_diffusion_pipeline)),
+    examples=("from diffusers import StableDiffusionPipeline\nStableDiffusionPipeline.from_pretrained('x')",
+              "import diffusers\ndiffusers.AutoPipelineForText2Image.from_pretrained('x')"),
+    counterexamples=("from diffusers import UNet2DModel\nUNet2DModel.from_pretrained('x')",
+                     "from diffusers import DDIMScheduler\nDDIMScheduler.from_pretrained('x')"),
+)
+
 GENERATIVE_TASKS = re.compile(r"generation|summarization|translation|text2text|conversational")
 
 
@@ -133,17 +169,120 @@ GENERATIVE_PIPELINE = Pattern(
 )
 
 MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
-               "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel"}
+               "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+               "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
+               "pytorch_lightning.LightningModule", "lightning.LightningModule", "lightning.pytorch.LightningModule"}
+
+
+def is_model_base(name: str) -> bool:
+    parts = name.split(".")
+    return name in MODEL_BASES or (parts[:2] == ["torch", "nn"] and bool(LAYER.fullmatch(parts[-1])))
+
+
 MODEL_CLASS = Pattern(
     "model-class",  # also when it derives from another model class of the file (detect follows those)
-    m.ClassDef(bases=[m.ZeroOrMore(), m.Arg(value=qualified_in(MODEL_BASES)), m.ZeroOrMore()])
+    m.ClassDef(bases=[m.ZeroOrMore(), m.Arg(value=qualified(is_model_base)), m.ZeroOrMore()])
     | m.ClassDef(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
     examples=("import torch.nn as nn\nclass Net(nn.Module):\n    pass",
+              "import torch.nn as nn\nclass Ensemble(nn.ModuleList):\n    pass",
+              "import lightning as L\nclass Classifier(L.LightningModule):\n    pass",
               "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
               "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x"),
     counterexamples=(
         "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",),
 )
+
+# --- what is not a model however it is used: a candidate built by one of these is never taken
+
+NON_MODEL_KINDS = (  # (what it is, a pattern over the qualified name), first match wins
+    ("a tokenizer", re.compile(r"^(transformers\.(\w+\.)*\w*Tokenizer\w*|tokenizers\.|sentencepiece\.)")),
+    ("a processor", re.compile(r"^transformers\.(\w+\.)*\w*(Processor|FeatureExtractor)\b")),
+    ("a configuration", re.compile(r"^transformers\.(\w+\.)*\w*Config\b")),
+    ("a streamer", re.compile(r"^transformers\.(\w+\.)*\w*Streamer\b")),
+    ("a learning-rate scheduler", re.compile(r"^torch\.optim\.lr_scheduler\.|^transformers\.get_\w*schedule")),
+    ("an optimizer", re.compile(r"^torch\.optim\.|^transformers\.(AdamW|Adafactor)\b")),
+    ("a dataset or data loader", re.compile(r"^(torch\.utils\.data|torchvision\.datasets|datasets)\.")),
+    ("a transform", re.compile(r"^torchvision\.transforms\.")),
+    ("a loss", re.compile(r"^torch\.nn\.(modules\.loss\.)?\w*Loss$")),
+    ("a metric", re.compile(r"^(torchmetrics|evaluate)\.")),
+    ("a layer without weights", re.compile(r"^torch\.nn\.(ReLU|GELU|SiLU|Sigmoid|Tanh|Softmax|LogSoftmax|Dropout|"
+                                           r"Flatten|Identity|\w*Pool[123]d|Upsample)\w*$")),
+)
+
+
+def non_model_kind(name: str) -> str | None:
+    """What a builder of a known library that never gives a model builds ("a tokenizer"), else None."""
+    return next((what for what, pattern in NON_MODEL_KINDS if pattern.search(name)), None)
+
+
+NOT_A_MODEL = Pattern(
+    "not-a-model",
+    m.Call(func=qualified(lambda name: non_model_kind(name) is not None)),
+    examples=("from transformers import AutoTokenizer\nAutoTokenizer.from_pretrained('x')",
+              "from transformers import AutoImageProcessor as P\nP.from_pretrained('x')",
+              "import torch\ntorch.optim.SGD(params, lr=0.1)",
+              "from torch.optim.lr_scheduler import StepLR\nStepLR(opt, 1)",
+              "import torch.nn as nn\nnn.CrossEntropyLoss()",
+              "from torchvision import datasets\ndatasets.MNIST('data')",
+              "import torchvision.transforms as T\nT.Compose([])"),
+    counterexamples=("from transformers import AutoModel\nAutoModel.from_pretrained('x')",
+                     "import torch.nn as nn\nnn.Linear(2, 2)", "build_tokenizer('vocab.txt')"),
+)
+
+# --- evidence left by how a candidate is used (evidence.py weighs it)
+
+MODULE_METHOD = Pattern(
+    "module-method",  # only a torch module has these
+    m.Call(func=m.Attribute(attr=methods("eval", "parameters", "named_parameters", "modules", "named_modules",
+                                         "children", "load_state_dict", "forward"))),
+    examples=("net.eval()", "net.load_state_dict(state)", "sum(p.numel() for p in net.parameters())"),
+    counterexamples=("net.to(device)", "net(x)"),
+)
+
+DEVICE_METHOD = Pattern(
+    "device-method",  # a module, or a tensor, or a tokenizer's output
+    m.Call(func=m.Attribute(attr=methods("to", "cuda", "cpu", "half", "float", "bfloat16", "generate"))),
+    examples=("net.to(device)", "net.cuda()", "net.generate(ids)"),
+    counterexamples=("net.eval()", "to(net)"),
+)
+
+NOT_MODEL_METHOD = Pattern(
+    "not-a-model-method",  # what tokenizers, optimizers and schedulers are used with
+    m.Call(func=m.Attribute(attr=methods("step", "decode", "batch_decode", "encode", "tokenize",
+                                         "convert_ids_to_tokens", "convert_tokens_to_ids", "add_param_group",
+                                         "get_last_lr", "apply_chat_template", "pad"))),
+    examples=("optimizer.step()", "tokenizer.decode(ids)", "scheduler.get_last_lr()"),
+    counterexamples=("model.eval()", "model.generate(ids)"),
+)
+
+NOT_MODEL_USE = Pattern(
+    "not-a-model-use",  # the candidate is the argument of len() or of a DataLoader
+    m.Call(func=m.Name("len") | qualified_in({"torch.utils.data.DataLoader",
+                                              "torch.utils.data.dataloader.DataLoader"})),
+    examples=("len(dataset)", "from torch.utils.data import DataLoader\nDataLoader(dataset)"),
+    counterexamples=("model(x)", "print(model)"),
+)
+
+TENSOR_MAKERS = {f"torch.{name}" for name in (
+    "rand", "randn", "randint", "rand_like", "randn_like", "zeros", "ones", "full", "empty", "zeros_like",
+    "ones_like", "tensor", "as_tensor", "from_numpy", "stack", "cat", "arange", "linspace")}
+TENSOR_METHODS = ("to", "cuda", "cpu", "float", "half", "bfloat16", "unsqueeze", "squeeze", "permute", "view",
+                  "reshape", "contiguous", "flatten", "transpose")
+TENSOR = Pattern(
+    "tensor",  # an expression that gives a tensor (evidence that what it is passed to is a model)
+    m.Call(func=qualified_in(TENSOR_MAKERS) | m.Attribute(attr=methods(*TENSOR_METHODS))),
+    examples=("import torch\ntorch.rand(1, 3, 224, 224)", "image.unsqueeze(0)", "batch.to(device)"),
+    counterexamples=("import torch\ntorch.load('x.pt')", "load_image(path)"),
+)
+
+# words of a variable's name that say it is a model, whatever else it says (``loss_net``, ``opt_model``)
+MODEL_WORDS = {"model", "models", "net", "network", "backbone", "encoder", "decoder", "classifier", "detector"}
+# words of a variable's name that say what a candidate is not (a ``tokenizer`` or ``val_loader``)
+NOT_MODEL_WORDS = {"tokenizer", "tokeniser", "tok", "processor", "extractor", "config", "cfg", "optimizer",
+                   "optimiser", "optim", "opt", "scheduler", "sched", "dataset", "data", "loader", "criterion",
+                   "loss", "metric", "metrics", "transform", "transforms", "tfms", "preprocess", "preprocessor",
+                   "augment", "scaler", "writer", "logger", "streamer", "parser", "args", "device", "vocab",
+                   "collator", "sampler", "env", "processing"}
 
 # --- what a model is already optimized with: coder does not stack a second optimization
 
@@ -245,6 +384,15 @@ INFERENCE_METHOD = Pattern(
     counterexamples=("model.eval()", "generate(model)"),
 )
 
+THREAD = Pattern(
+    "thread",  # Thread(target=model.generate, kwargs=...): the model runs when the thread starts
+    m.Call(func=qualified_in({"threading.Thread"}), args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("target")),
+                                                         m.ZeroOrMore()]),
+    examples=("from threading import Thread\nThread(target=model.generate, kwargs=kwargs)",
+              "import threading\nthreading.Thread(target=worker)"),
+    counterexamples=("from threading import Thread\nThread()", "Thread(target=model.generate)"),
+)
+
 PREPARING_METHODS = ("eval", "to", "cpu", "float", "double", "half", "bfloat16", "requires_grad_",
                      "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "tie_weights",
                      "resize_token_embeddings", "to_empty", "train")
@@ -263,6 +411,7 @@ CHAINED_PREPARATION = Pattern(
     counterexamples=("build().generate()", "model.load_state_dict(state)"),
 )
 
-PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, GENERATIVE_PIPELINE, MODEL_CLASS,
+PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE,
+            MODEL_CLASS, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
             COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
-            TRAINING_CALL, INFERENCE_METHOD, PREPARING_CALL, CHAINED_PREPARATION)
+            TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)

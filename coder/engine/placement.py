@@ -66,6 +66,11 @@ def place(script: Script, site: Site, model_statement: cst.CSTNode, training: li
     return _statement_to_wrap(script, site, function, model_statement, training)
 
 
+def inference_with(script: Script, node: cst.With) -> bool:
+    """A ``with`` whose every item is no_grad, inference_mode or autocast."""
+    return all(patterns.INFERENCE_CONTEXT.found(script, item.item) for item in node.items)
+
+
 def _wraps_whole_body(script: Script, function: cst.FunctionDef) -> bool:
     """A function decorated with no_grad (or the like) whose body is an indented block."""
     decorated = any(patterns.INFERENCE_CONTEXT.found(script, d.decorator) for d in function.decorators)

@@ -1,8 +1,13 @@
 """Step 3, plan: from an analysis and a transform's optimizer call to the edits, one field per kind.
 
 One optimizer call per model, after its ready point (or after the INT8 calibration loader), and
-one get_context per inference site. Nodes are those of the parsed tree; the transform looks
-them up as it walks it.
+one get_context per inference site. The script's own optimizations of a model (existing.py) are
+replaced by the transform's call: a call wrapping the model as built is unwrapped, one
+reassigning it is taken out (the transform's call takes its place when it stands at the ready
+point), an optimized copy (``traced = torch.jit.trace(model, x)``) gets the transform's call
+instead. With ``keep_existing``, and for the baseline, they are kept: such a model is left alone
+(C101), or (baseline) measured as the script optimizes it. Nodes are those of the parsed tree;
+the transform looks them up as it walks it.
 """
 
 from __future__ import annotations
@@ -12,13 +17,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import libcst as cst
+import libcst.matchers as m
 
 from coder.engine import outcome
 from coder.engine.detect import Analysis, Loader, Model
-from coder.engine.injected import OptimizerCall
-from coder.engine.placement import AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement, place
+from coder.engine.existing import Existing
+from coder.engine.injected import BASELINE, OptimizerCall
+from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement, inference_with,
+                                    place)
 
 CALIBRATION_NAMES = re.compile(r"val|test|calib|eval", re.IGNORECASE)
+# ``if args.jit:`` (no else): it does nothing once its block is taken out (as a with of no_grad does)
+FLAG = m.Name() | m.Attribute(value=m.Name())
+FLAG_IF = m.If(test=FLAG | m.UnaryOperation(operator=m.Not(), expression=FLAG), orelse=None)
 
 
 def _targets() -> defaultdict:
@@ -30,6 +41,9 @@ class Plan:
     """The edits, each a node of the tree with the code or the models it gets."""
 
     calls_after: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # optimizer calls inserted
+    calls_before: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # ... above a statement
+    replaced: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # replaced, or taken out
+    replaced_calls: dict[cst.Call, str | cst.BaseExpression] = field(default_factory=dict)  # a call replaced
     with_items: dict[cst.With, list[str]] = field(default_factory=_targets)  # a `with` gains get_context(...)
     context_args: dict[cst.Call, list[str]] = field(default_factory=_targets)  # a get_context(...) gains models
     bodies: dict[cst.FunctionDef, list[str]] = field(default_factory=_targets)  # a function's body is wrapped
@@ -38,10 +52,11 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.calls_after or self.with_items or self.context_args or self.bodies or self.wrapped)
+        return not self.edited_nodes()
 
     def edited_nodes(self) -> list[cst.CSTNode]:
-        return [*self.calls_after, *self.with_items, *self.context_args, *self.bodies, *self.wrapped]
+        return [*self.calls_after, *self.calls_before, *self.replaced, *self.replaced_calls, *self.with_items,
+                *self.context_args, *self.bodies, *self.wrapped]
 
     def add_context(self, placement, target: str) -> None:
         match placement:
@@ -60,13 +75,97 @@ def _add_once(targets: list[str], target: str) -> None:
         targets.append(target)
 
 
-def make_plan(analysis: Analysis, call: OptimizerCall) -> Plan:
+def make_plan(analysis: Analysis, call: OptimizerCall, keep_existing: bool = False) -> Plan:
     plan = Plan(warnings=list(analysis.findings))
     for model in analysis.models:
-        if model.placed:
-            _plan_optimizer_call(analysis, call, model, plan)
+        if model.placed and _optimized(analysis, call, model, plan, keep_existing):
             _plan_contexts(analysis, model, plan)
     return plan
+
+
+def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan, keep_existing: bool) -> bool:
+    """Plan the model's optimizer call; False when the model is left as it is (no get_context either)."""
+    plan.warnings += [model.note] if model.note else []
+    if (kept := _kept_as_the_script_optimizes(call, model, keep_existing)) is not None:
+        plan.warnings += kept
+        return False
+    if model.source is not None:
+        _plan_copy(analysis, call, model, plan)
+        return True
+    if call.name != BASELINE:
+        _replace_existing(analysis, call, model, plan)
+    _plan_optimizer_call(analysis, call, model, plan)
+    return True
+
+
+def _kept_as_the_script_optimizes(call: OptimizerCall, model: Model, keep_existing: bool) -> list | None:
+    """The warnings for a model left as the script optimizes it (None: coder optimizes it)."""
+    if (made := model.handed_over) is not None:  # the optimized copy is the model that runs
+        return [_already(model, made)] if keep_existing and not made.by_coder else []
+    late = any(e.line > model.ready.line for e in model.existing)  # the baseline's call could not follow them
+    if model.existing and (keep_existing or (call.name == BASELINE and late)):
+        return [_already(model, model.existing[0])] if model.source is None else []
+    return None
+
+
+def _already(model: Model, existing: Existing) -> outcome.Finding:
+    return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=existing.named())
+
+
+def _replace_existing(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> None:
+    """Take the script's own optimizations of the model out (those on the default path)."""
+    replaced = []
+    for existing in model.existing:
+        if existing.keeps_original:  # an INT8 copy the script compares with the original: left alone
+            position = analysis.script.position(existing.statement)
+            plan.warnings.append(outcome.ALREADY_OPTIMIZED.at(position, var=existing.derived, label=existing.named()))
+        elif existing.by_default:
+            _take_out(analysis, existing, plan)
+            replaced.append(existing.named())
+    if replaced:
+        plan.warnings.append(outcome.REPLACED_OPTIMIZATION.at(model.position, var=model.var,
+                                                              label=", ".join(replaced), transform=call.name))
+
+
+def _take_out(analysis: Analysis, existing: Existing, plan: Plan) -> None:
+    if existing.inner is not None:  # model = torch.compile(build()): model = build()
+        plan.replaced_calls[existing.call] = existing.inner
+    elif existing.removable:
+        _remove(analysis, existing.statement, plan)
+    else:  # model = opt(model).eval(): model = model.eval()
+        plan.replaced_calls[existing.call] = existing.call.args[0].value
+
+
+def _remove(analysis: Analysis, statement: cst.BaseStatement, plan: Plan) -> None:
+    """Take ``statement`` out, and the ``with torch.no_grad():`` or ``if flag:`` around it when
+    nothing is left in it."""
+    plan.replaced.setdefault(statement, [])
+    script = analysis.script
+    block = script.parent(statement)
+    owner = script.parent(block) if isinstance(block, cst.IndentedBlock) else None
+    if owner is None or not all(plan.replaced.get(s) == [] for s in block.body):
+        return
+    if (isinstance(owner, cst.With) and inference_with(script, owner)) or m.matches(owner, FLAG_IF):
+        _remove(analysis, owner, plan)
+
+
+def _plan_copy(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> None:
+    """``traced = torch.jit.trace(model, x)``: the copy is made with the transform's call instead
+    (the baseline measures the copy as the script makes it)."""
+    made = model.existing[0]
+    if made.by_coder or model.ready.patched:
+        return
+    if call.name == BASELINE:
+        _plan_optimizer_call(analysis, call, model, plan)
+        return
+    loader = _calibration_loader(analysis, model)[0] if call.calibrates else None
+    plan.replaced_calls[made.call] = call.build(model.source, loader)
+    for existing in model.existing[1:]:
+        if existing.by_default:
+            _take_out(analysis, existing, plan)
+    labels = ", ".join(e.named() for e in model.existing if e.by_default)
+    plan.warnings.append(outcome.REPLACED_OPTIMIZATION.at(model.position, var=model.source, label=labels,
+                                                          transform=call.name))
 
 
 def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> None:
@@ -76,8 +175,13 @@ def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, 
         plan.warnings.append(outcome.GENERATES.at(model.position, var=model.var, transform=call.name))
         return
     loader, after = _calibration_loader(analysis, model) if call.calibrates else (None, model.ready.after)
-    # alternatives (try/except) that become ready at one place get one call
-    _add_once(plan.calls_after[after], call.assignment(model.target, loader))
+    assignment = call.assignment(model.target, loader)
+    if after is None:
+        _add_once(plan.calls_before[model.ready.before], assignment)
+    elif after in plan.replaced:  # the ready point is an optimization taken out: the call takes its place
+        _add_once(plan.replaced[after], assignment)
+    else:  # alternatives (try/except) that become ready at one place get one call
+        _add_once(plan.calls_after[after], assignment)
 
 
 def _plan_contexts(analysis: Analysis, model: Model, plan: Plan) -> None:
@@ -96,8 +200,9 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
     the ready point and the first use, the call then moving down to just after that loader.
     """
     script, ready = analysis.script, model.ready
+    here = ready.after or ready.before
     before = [loader for loader in analysis.loaders if loader.line <= ready.line
-              and script.within(ready.after, script.parent(loader.statement))]
+              and script.within(here, script.parent(loader.statement))]
     if chosen := _preferred(script, before, model):
         return chosen.var, ready.after
     if chosen := _preferred(script, [l for l in analysis.loaders if l.statement in ready.window], model):

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import libcst as cst
 import libcst.matchers as m
 
-from coder.engine import injected, outcome, patterns
+from coder.engine import outcome, patterns
 from coder.engine.collect import spelled, spelled_as
+from coder.engine.existing import is_patched
 from coder.engine.parse import BOUNDARIES, Script
 from coder.engine.uses import Uses
 
@@ -17,42 +18,60 @@ CONDITIONAL = (cst.If, cst.Try, cst.With)
 
 @dataclass(frozen=True)
 class ReadyPoint:
-    after: cst.BaseStatement  # the optimizer call goes right after this statement
-    line: int  # last line of that statement
+    after: cst.BaseStatement | None  # the optimizer call goes right after this statement
+    line: int  # last line of that statement (for ``before``: the line above it)
     patched: bool  # the script already optimizes this model with InferenceOptimizer
     window: tuple[cst.BaseStatement, ...] = ()  # statements after it and before the first use
+    before: cst.BaseStatement | None = None  # a parameter used at once: the call goes above this statement
 
 
 def find_ready_point(script: Script, uses: Uses, model) -> ReadyPoint | outcome.Finding:
     """The ready point of ``model``, or why there is none (a finding)."""
-    if optimized := _optimized_elsewhere(script, model):
-        label, call = optimized
-        return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=f"{label} (line {script.line(call)})")
+    if isinstance(model.statement, cst.Param):
+        return _in_function(script, uses, model)
     statement = model.statement
     while True:
-        result, used = _scan_block(script, uses, model, statement)
+        body = list(script.parent(statement).body)
+        result, used = _scan_block(script, uses, model, body, body.index(statement))
         owner = _conditional_owner(script, statement)
         if used or owner is None:
             return result
         statement = owner  # built in an if/try/with and used after it: look from there
 
 
-def _scan_block(script: Script, uses: Uses, model, statement) -> tuple[ReadyPoint | outcome.Finding, bool]:
-    """The ready point among the statements following ``statement`` in its block, and whether the
-    model is used for inference in that block."""
-    body = list(script.parent(statement).body)
-    start = next(i for i, s in enumerate(body) if s is statement)
-    home = script.enclosing(statement, (cst.FunctionDef,))
+def _in_function(script: Script, uses: Uses, model) -> ReadyPoint | outcome.Finding:
+    """A model bound at a parameter: ready in the function's body, after its docstring."""
+    function = script.enclosing(model.statement, (cst.FunctionDef,))
+    if not isinstance(function.body, cst.IndentedBlock):
+        return outcome.NO_ROOM_AFTER.at(model.position, var=model.var)
+    body = list(function.body.body)
+    start = 0 if function.get_docstring(clean=False) is not None else -1
+    return _scan_block(script, uses, model, body, start)[0]
+
+
+def _scan_block(script: Script, uses: Uses, model, body: list, start: int) -> tuple[ReadyPoint | outcome.Finding, bool]:
+    """The ready point among the statements of ``body`` following ``start``, and whether the model
+    is used for inference in that block."""
+    home = script.enclosing(body[0], (cst.FunctionDef,))
     inference = _positions(script, body, uses.reaching_calls(model.entries, home), start)
     trained = _positions(script, body, uses.reaching_calls(uses.training, home), start)
+    optimized = _positions(script, body, [e.call for e in model.existing], start)
     first_use = min(inference, default=_rebinding_index(body, start, model.var))
     if first_use in trained:
         line = script.line(body[first_use])
         return outcome.TRAINED_AND_EVALUATED.at(model.position, var=model.var, line=line), True
-    preparing = [i for i in range(start + 1, first_use) if i in trained or _prepares(body[i], model.var)]
-    ready = max([start] + preparing)
-    after, window = body[ready], tuple(body[ready + 1:first_use])
-    return ReadyPoint(after, script.last_line(after), _patched(script, model), window), bool(inference)
+    preparing = [i for i in range(start + 1, first_use)
+                 if i in trained or i in optimized or _prepares(body[i], model.var)]
+    return _ready_at(script, model, body, max([start] + preparing), first_use), bool(inference)
+
+
+def _ready_at(script: Script, model, body: list, ready: int, first_use: int) -> ReadyPoint:
+    """After ``body[ready]`` (-1: above the first statement), before ``body[first_use]``."""
+    patched = is_patched(script, model.references)
+    if ready < 0:
+        return ReadyPoint(None, script.line(body[0]) - 1, patched, tuple(body[:first_use]), before=body[0])
+    after = body[ready]
+    return ReadyPoint(after, script.last_line(after), patched, tuple(body[ready + 1:first_use]))
 
 
 def _conditional_owner(script: Script, statement: cst.CSTNode) -> cst.CSTNode | None:
@@ -65,16 +84,17 @@ def _conditional_owner(script: Script, statement: cst.CSTNode) -> cst.CSTNode | 
 
 
 def _positions(script: Script, body: list, nodes: list[cst.CSTNode], start: int) -> set[int]:
-    """Indexes of the statements of ``body`` (after ``start``) that run one of ``nodes``."""
+    """Indexes of the statements of ``body`` (after ``start``) that run one of ``nodes`` (a ``def``
+    holding one does not run it: the statements calling the function do, see Uses.reaching_calls)."""
     where = {id(statement): i for i, statement in enumerate(body)}
     found = set()
     for node in nodes:
         for ancestor in [node, *script.ancestors(node)]:
+            if isinstance(ancestor, BOUNDARIES) and ancestor is not node:
+                break
             if id(ancestor) in where:
                 if where[id(ancestor)] > start:
                     found.add(where[id(ancestor)])
-                break
-            if isinstance(ancestor, BOUNDARIES) and ancestor is not node:
                 break
     return found
 
@@ -139,27 +159,3 @@ def _prepares_call(expr: cst.BaseExpression, var: str) -> bool:
         if spelled(expr) == var:
             return True
     return False
-
-
-def _calls_taking(script: Script, model) -> list[cst.Call]:
-    """Calls that receive the model (or a pipeline's model) as their first argument."""
-    calls = []
-    for reference in model.references:
-        arg = script.parent(reference)
-        if isinstance(arg, cst.Attribute) and arg.value is reference:  # pipeline.model
-            reference, arg = arg, script.parent(arg)
-        call = script.parent(arg) if isinstance(arg, cst.Arg) else None
-        if isinstance(call, cst.Call) and call.args and call.args[0] is arg:
-            calls.append(call)
-    return calls
-
-
-def _optimized_elsewhere(script: Script, model) -> tuple[str, cst.Call] | None:
-    for call in _calls_taking(script, model):
-        if label := patterns.label_of(script, call, patterns.OPTIMIZERS):
-            return label, call
-    return None
-
-
-def _patched(script: Script, model) -> bool:
-    return any(injected.is_optimizer_call(call) for call in _calls_taking(script, model))

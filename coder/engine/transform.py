@@ -1,10 +1,11 @@
 """Step 4, transform: apply a plan to the parsed tree; the patched script is ``module.code``.
 
-One ``leave_*`` per kind of edit: an existing get_context call gains models (``leave_Call``), a
-``with`` gains an item (``leave_With``), a decorated function's body is wrapped
-(``leave_FunctionDef``); a statement of any kind is wrapped in a new ``with`` or followed by its
-optimizer call (``on_leave``, as statements come in many node types). Whatever writes
-``InferenceOptimizer`` asks AddImportsVisitor for its import.
+One ``leave_*`` per kind of edit: an existing get_context call gains models, or one of the
+script's optimizing calls is replaced (``leave_Call``), a ``with`` gains an item
+(``leave_With``), a decorated function's body is wrapped (``leave_FunctionDef``); a statement of
+any kind is wrapped in a new ``with``, preceded or followed by an optimizer call, or replaced
+(``on_leave``, as statements come in many node types). Whatever writes ``InferenceOptimizer``
+asks AddImportsVisitor for its import.
 
 The transformer is handed the plan's nodes, so it walks the tree it was given instead of the
 copy ``Codemod.transform_module`` would make (and only down to the edited nodes: on a large
@@ -38,7 +39,9 @@ class ApplyPlan(ContextAwareTransformer):
     def on_visit(self, node: cst.CSTNode) -> bool:
         return (node in self._on_the_way or isinstance(node, cst.Module)) and super().on_visit(node)
 
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if (replacement := self.plan.replaced_calls.get(original_node)) is not None:
+            return self._replacement(replacement)
         if (targets := self.plan.context_args.get(original_node)) is None:
             return updated_node
         extra = [cst.Arg(cst.parse_expression(t)) for t in targets]
@@ -58,13 +61,31 @@ class ApplyPlan(ContextAwareTransformer):
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         updated_node = super().on_leave(original_node, updated_node)
+        if (statements := self.plan.replaced.get(original_node)) is not None:
+            return self._replaced_statement(updated_node, statements)
         if (targets := self.plan.wrapped.get(original_node)) is not None:
             self._import_optimizer()
             updated_node = _with_block([updated_node], targets)
-        if calls := self.plan.calls_after.get(original_node):
+        before, after = self.plan.calls_before.get(original_node, []), self.plan.calls_after.get(original_node, [])
+        if before or after:
             self._import_optimizer()
-            return cst.FlattenSentinel([updated_node, *(cst.parse_statement(c) for c in calls)])
+            return cst.FlattenSentinel([*map(cst.parse_statement, before), updated_node,
+                                        *map(cst.parse_statement, after)])
         return updated_node
+
+    def _replacement(self, replacement: str | cst.BaseExpression) -> cst.BaseExpression:
+        if isinstance(replacement, cst.BaseExpression):
+            return replacement
+        self._import_optimizer()
+        return cst.parse_expression(replacement)
+
+    def _replaced_statement(self, statement: cst.BaseStatement, replacements: list[str]):
+        """The statement's replacements (which take over its comments), or nothing at all."""
+        if not replacements:
+            return cst.RemoveFromParent()
+        self._import_optimizer()
+        new = [cst.parse_statement(code) for code in replacements]
+        return cst.FlattenSentinel([new[0].with_changes(leading_lines=statement.leading_lines), *new[1:]])
 
     def _import_optimizer(self) -> None:
         AddImportsVisitor.add_needed_import(self.context, injected.IMPORT_FROM, injected.OPTIMIZER)
@@ -89,10 +110,15 @@ def _with_body_wrapped(function: cst.FunctionDef, targets: list[str]) -> cst.Fun
 
 
 def apply(script: Script, plan: Plan) -> str:
-    """The patched script: the plan applied to the parsed tree, with the import it needs."""
+    """The patched script: the code of the transformed tree."""
+    return script.write(transformed(script, plan))
+
+
+def transformed(script: Script, plan: Plan) -> cst.Module:
+    """The plan applied to the parsed tree, with the import it needs."""
     context = CodemodContext()
     module = script.module.visit(ApplyPlan(context, script, plan))
-    return script.write(_with_requested_imports(module, context))
+    return _with_requested_imports(module, context)
 
 
 def _with_requested_imports(module: cst.Module, context: CodemodContext) -> cst.Module:

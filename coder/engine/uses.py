@@ -52,15 +52,18 @@ class Uses:
         """Every ``self.<attribute>`` inside a class."""
         return m.findall(owner, self_attribute(attribute))
 
-    def sites(self, references: list[cst.CSTNode], target: str,
-              seen: set | None = None) -> tuple[list[Site], list[cst.Call]]:
-        """Inference sites reached from ``references``, and the calls through which they are reached."""
+    def sites(self, references: list[cst.CSTNode], target: str, seen: set | None = None,
+              methods: tuple[str, ...] = ()) -> tuple[list[Site], list[cst.Call]]:
+        """Inference sites reached from ``references``, and the calls through which they are reached
+        (``methods``: inference methods of this model besides generate() and forward())."""
         seen = set() if seen is None else seen
         sites: list[Site] = []
         entries: list[cst.Call] = []
         for node in references:
             parent = self.script.parent(node)
-            if site := self._called(node, parent, target) or self._method_site(node, parent, target):
+            site = (self._called(node, parent, target) or self._method_site(node, parent, target, methods)
+                    or self._thread_site(node, parent, target))
+            if site:
                 sites.append(site)
                 entries.append(site.call)
             elif isinstance(parent, cst.Arg) and (passed := self._through_argument(parent, seen)):
@@ -68,41 +71,85 @@ class Uses:
                 entries.append(self.script.parent(parent))
         return sites, entries
 
+    def reached(self, references: list[cst.CSTNode], seen: set | None = None) -> list[cst.CSTNode]:
+        """``references`` and, through the script's functions they are passed to, their parameters' references."""
+        seen = set() if seen is None else seen
+        found = list(references)
+        for node in references:
+            arg = self.script.parent(node)
+            call = self.script.parent(arg) if isinstance(arg, cst.Arg) else None
+            param = self.parameter_for(call, arg) if isinstance(call, cst.Call) else None
+            if param is not None and param not in seen:
+                seen.add(param)
+                found += self.reached(self.name_references(param), seen)
+        return found
+
     def _called(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
         """``model(x)``, unless it is a training step's forward pass."""
         if isinstance(parent, cst.Call) and parent.func is node and not self._in_training_step(parent):
             return Site(parent, target, self.script.line(parent), False)
         return None
 
-    def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
-        """``model.generate(...)``, ``model.forward(...)``."""
+    def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str,
+                     methods: tuple[str, ...]) -> Site | None:
+        """``model.generate(...)``, ``model.forward(...)``, or one of ``methods``."""
         call = self.script.parent(parent) if isinstance(parent, cst.Attribute) and parent.value is node else None
-        if not (isinstance(call, cst.Call) and call.func is parent and patterns.INFERENCE_METHOD.found(self.script, call)):
+        if not (isinstance(call, cst.Call) and call.func is parent):
+            return None
+        if not (patterns.INFERENCE_METHOD.found(self.script, call) or parent.attr.value in methods):
             return None
         return Site(call, target, self.script.line(call), parent.attr.value == "generate")
+
+    def _thread_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
+        """``Thread(target=model.generate, ...)``: the model runs where the thread is started."""
+        arg = self.script.parent(parent) if isinstance(parent, cst.Attribute) and parent.value is node else None
+        thread = self.script.parent(arg) if isinstance(arg, cst.Arg) else None
+        if not (m.matches(arg, m.Arg(keyword=m.Name("target"))) and isinstance(thread, cst.Call)
+                and patterns.THREAD.found(self.script, thread)):
+            return None
+        start = self._started(thread) or thread
+        return Site(start, target, self.script.line(start), parent.attr.value == "generate")
+
+    def _started(self, thread: cst.Call) -> cst.Call | None:
+        """``thread.start()`` for ``thread = Thread(...)``, or ``Thread(...).start()``."""
+        holder = self.script.parent(thread)
+        if isinstance(holder, cst.Attribute) and holder.attr.value == "start":
+            return self.script.parent(holder)
+        target = holder.targets[0].target if m.matches(holder, m.Assign(targets=[m.AssignTarget(m.Name())])) else None
+        for reference in self.name_references(target) if target is not None else ():
+            method = self.script.parent(reference)
+            call = self.script.parent(method)
+            if m.matches(method, m.Attribute(attr=m.Name("start"))) and isinstance(call, cst.Call):
+                return call
+        return None
 
     def _in_training_step(self, call: cst.Call) -> bool:
         """A forward pass in a loop (or function) that also runs backward() or step(): training."""
         step = self.script.enclosing(call, (cst.For, cst.While, cst.FunctionDef))
         return step is not None and any(self.script.within(c, step) for c in self._steps)
 
+    def trains_in(self, function: cst.FunctionDef) -> bool:
+        """``function`` runs backward() or step()."""
+        return any(self.script.within(c, function) for c in self._steps)
+
     def training_function(self, references: list[cst.CSTNode]) -> cst.FunctionDef | None:
         """A function that refers to the model and runs backward() or step()."""
         for reference in references:
             function = self.script.enclosing(reference, (cst.FunctionDef,))
-            if function is not None and any(self.script.within(c, function) for c in self._steps):
+            if function is not None and self.trains_in(function):
                 return function
         return None
 
     def _through_argument(self, arg: cst.Arg, seen: set) -> list[Site]:
         call = self.script.parent(arg)
-        param = self._parameter_for(call, arg) if isinstance(call, cst.Call) else None
+        param = self.parameter_for(call, arg) if isinstance(call, cst.Call) else None
         if param is None or param in seen:
             return []
         seen.add(param)
         return self.sites(self.name_references(param), param.name.value, seen)[0]
 
-    def _parameter_for(self, call: cst.Call, arg: cst.Arg) -> cst.Param | None:
+    def parameter_for(self, call: cst.Call, arg: cst.Arg) -> cst.Param | None:
+        """The parameter of the script's function ``call`` runs that receives ``arg``."""
         function = self.callee(call)
         if function is None or arg.star:
             return None

@@ -7,13 +7,15 @@ script's); every other statement is the tree's own node. The view decides what i
 never what is written: the transform rewrites the whole tree.
 
 A definition can matter when it mentions a word about building, preparing, running or training
-a model (SEED_WORDS, the model libraries and the names imported from them), or is connected by
-name to a statement that is read.
+a model (SEED_WORDS, the model libraries, and the names imported from any module that is neither
+the standard library nor a library known to build no models), or is connected by name to a
+statement that is read.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -21,11 +23,16 @@ from libcst.helpers import get_full_name_for_node
 from coder.engine.injected import OPTIMIZER
 
 MODEL_MODULES = ("torchvision", "timm", "transformers")
+# modules whose names say nothing about a model (torch's own builders are seed words)
+NO_MODEL_MODULES = {"torch", "numpy", "np", "PIL", "cv2", "matplotlib", "pandas", "tqdm", "scipy", "yaml",
+                    "requests", "click", "rich", "absl", *sys.stdlib_module_names}
 SEED_WORDS = {
     "from_pretrained", "from_config", "create_model", "pipeline", "load", "Module", "Sequential",
-    "DataLoader", "no_grad", "inference_mode", "autocast", "set_grad_enabled", OPTIMIZER,
-    "jit", "compile", "optimize", "export", "quantize_dynamic", "backward", "step", "zero_grad",
-    "train", "eval", "generate", "forward", "__dict__", "getattr", "PreTrainedModel", *MODEL_MODULES,
+    "ModuleList", "ModuleDict", "LightningModule", "DataLoader", "no_grad", "inference_mode", "autocast",
+    "set_grad_enabled", OPTIMIZER, "jit", "compile", "optimize", "export", "quantize_dynamic", "backward",
+    "step", "zero_grad", "train", "eval", "generate", "forward", "__dict__", "getattr", "PreTrainedModel",
+    "load_state_dict", "parameters", "cuda", "to", "Linear", "Conv1d", "Conv2d", "Conv3d", "LSTM", "GRU",
+    "RNN", "Embedding", "Transformer", "TransformerEncoder", "Thread", *MODEL_MODULES,
 }
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NEWLINE = re.compile(r"\r\n?|\n")  # what Python and LibCST count as a line break (not \f)
@@ -35,10 +42,10 @@ BLOCKS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler,
 STATEMENTS = (cst.SimpleStatementLine, *BLOCKS)
 
 
-def analysis_view(module: cst.Module) -> cst.Module:
+def analysis_view(module: cst.Module, known: dict[cst.CSTNode, str]) -> cst.Module:
     """``module`` with each run of definitions that cannot matter replaced by one placeholder
-    statement spanning as many lines."""
-    codes = [module.code_for_node(statement) for statement in module.body]
+    statement spanning as many lines (``known``: the code of each top-level statement)."""
+    codes = [known[statement] for statement in module.body]
     body, blank_lines = [], 0
     for statement, code, read in zip(module.body, codes, _statements_read(module, codes)):
         if read:
@@ -84,16 +91,22 @@ def _add_connected(read: set[int], words: list[set[str]], defined: dict[str, int
 
 
 def _names_from_model_modules(module: cst.Module) -> set[str]:
-    """Names that imports outside definitions bind from the model libraries (aliases included);
-    a definition importing one mentions the library's name, a seed word itself."""
+    """Names that imports outside definitions bind from modules that may build a model (aliases
+    included); a definition importing one mentions the module's name, a seed word itself."""
     names: set[str] = set()
     for node in _statements_outside_definitions(module.body):
         if isinstance(node, cst.Import):
-            names |= {_bound_name(a).split(".")[0] for a in node.names if _top_module(a.name) in MODEL_MODULES}
-        elif isinstance(node, cst.ImportFrom) and node.module is not None and _top_module(node.module) in MODEL_MODULES:
+            names |= {_bound_name(a).split(".")[0] for a in node.names if _may_build_models(a.name)}
+        elif isinstance(node, cst.ImportFrom) and _may_build_models(node.module):
             if not isinstance(node.names, cst.ImportStar):
                 names |= {_bound_name(a) for a in node.names}
     return names
+
+
+def _may_build_models(module: cst.BaseExpression | None) -> bool:
+    """A model library, the script's own modules, a third-party package: not the standard library
+    or the libraries in NO_MODEL_MODULES (``from . import x`` has no module: the script's own)."""
+    return module is None or _top_module(module) not in NO_MODEL_MODULES
 
 
 def _statements_outside_definitions(nodes):

@@ -111,9 +111,36 @@ def test_timeout_then_ctrl_c_prints_the_results_so_far(tmp_path):
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
     results = results_by_method(report)
-    assert results["original"]["status"] == "timeout" and results["original"]["latency_ms"] > 0
+    # the script never ended, so its one call was never replayed: no latency
+    assert results["original"]["status"] == "timeout" and results["original"]["latency_ms"] is None
     assert results["nano_bf16"]["status"] == "interrupted" and results["nano_jit_fp32"]["status"] == "not run"
     assert "interrupted" in stderr and "not run" in stdout
+
+
+@pytest.mark.slow
+def test_a_one_call_script_and_a_5000_batch_loader_are_timed_alike(tmp_path):
+    for script, name in (("one_call.py", "ResNet#0"), ("dataloader_5000.py", "Sequential#0")):
+        report = tmp_path / f"{script}.json"
+        done = coder_auto("--only", "nano_jit_fp32", "--calls", "6", "--json", str(report), script=script)
+        assert done.returncode == 0, done.stderr
+        for result in results_by_method(report).values():
+            model = result["models"][0]
+            assert model["name"] == name and result["timed_calls"] == 6 and result["first_call_s"] > 0
+            # one call, or the loader's first few of its 5,000 batches: the runs stop once timed
+            assert model["calls"] <= 5 and result["spread_ms"] is not None and result["peak_mib"] > 0
+
+
+@pytest.mark.slow
+def test_emit_best_writes_the_winner_and_apply_runs_it(tmp_path):
+    report, best_script = tmp_path / "auto.json", tmp_path / "best.py"
+    done = coder_auto("--only", "nano_jit_fp32", "--calls", "5", "--json", str(report), "--emit-best",
+                      str(best_script), "--apply", script="one_call.py")
+    assert done.returncode == 0, done.stderr
+    winner = json.loads(report.read_text())["best"] or "original"
+    call = "InferenceOptimizer.trace(model" + (', accelerator="jit")' if winner == "nano_jit_fp32" else ")")
+    assert call in best_script.read_text()
+    assert f"coder: running {SCRIPTS / 'one_call.py'} with {winner}" in done.stderr
+    assert done.stdout.rstrip().endswith("classes: [0, 0]") or "classes:" in done.stdout.splitlines()[-1]
 
 
 def wait_for_line(process, text: str, limit: float = 60) -> None:

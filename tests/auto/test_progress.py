@@ -1,38 +1,45 @@
-"""The progress display: a line per method, and a live line on a terminal."""
+"""The progress display: live rows on a terminal, one plain line per method elsewhere."""
 
 import io
 import json
 
-from coder.auto.progress import Progress
-from coder.auto.result import Result
+from rich.console import Console
+
+from coder.auto.progress import Display
+from coder.auto.result import Result, Status
 from coder.auto.trial import Trial
 
 
-class Terminal(io.StringIO):
-    def isatty(self):
-        return True
+def trial_recording(tmp_path, method, models) -> Trial:
+    trial = Trial(method, "script.py", [], tmp_path, calls=20, seconds=10.0, threads="2")
+    trial.record_path.write_text(json.dumps({"models": models}))
+    return trial
 
 
-def test_a_terminal_gets_a_live_line_replaced_by_the_result(tmp_path):
-    trial = Trial("nano_bf16", "script.py", [], tmp_path, calls=20, threads="2")
-    trial.record_path.write_text(json.dumps({"models": [{"timed_calls": 7}]}))
-    screen = Terminal()
-    progress = Progress(2, screen)
-    progress.tick(trial, 3.2)
-    progress.done(Result("nano_bf16", "successful", latency_ms=12.5, seconds=9.0))
-    live, final = screen.getvalue().split("\r")[1:]
-    assert live.startswith("[1/2] nano_bf16") and "running     3 s, 7/20 timed calls" in live
-    assert final.startswith("[1/2] nano_bf16") and final.rstrip().endswith("successful  12.50 ms  (9 s)")
+def rows(display: Display) -> list[str]:
+    out = io.StringIO()
+    Console(file=out, width=150).print(display.progress.make_tasks_table(display.progress.tasks))
+    return out.getvalue().splitlines()
 
 
-def test_a_pipe_gets_one_plain_line_per_method(tmp_path):
-    trial = Trial("original", "script.py", [], tmp_path, calls=20, threads="2")
-    stream = io.StringIO()
-    progress = Progress(2, stream)
-    progress.tick(trial, 1.0)
-    progress.done(Result("original", "timeout", latency_ms=None, seconds=6.0))
-    progress.done(Result("nano_int8", "lack dependency", "neural_compressor"))
-    assert stream.getvalue().splitlines() == [
+def test_a_terminal_gets_a_live_row_per_method_with_calls_against_the_target(tmp_path):
+    terminal = Console(file=io.StringIO(), force_terminal=True, force_interactive=True, width=150)
+    with Display(["original", "nano_bf16"], 20, terminal) as display:
+        display.tick(trial_recording(tmp_path, "original", [{"phase": "warm-up", "calls": 3}]), 1.0)
+        assert rows(display)[0].split()[:4] == ["[1/2]", "original", "0/20", "calls"]
+        assert "warm-up: 3 script calls" in rows(display)[0] and "waiting" in rows(display)[1]
+        display.tick(trial_recording(tmp_path, "original", [{"phase": "measuring", "timed_calls": 7}]), 2.0)
+        assert "7/20 calls" in rows(display)[0] and "timing the script's inputs" in rows(display)[0]
+        display.done(Result("original", Status.SUCCESSFUL, latency_ms=12.5, timed_calls=20, seconds=9.0))
+        assert "20/20 calls" in rows(display)[0] and rows(display)[0].endswith("successful  12.50 ms  (9 s)")
+
+
+def test_a_pipe_gets_one_plain_line_per_method_with_its_reason():
+    pipe = io.StringIO()
+    with Display(["original", "nano_int8"], 20, Console(file=pipe, width=150)) as display:
+        display.done(Result("original", Status.TIMEOUT, latency_ms=None, seconds=6.0))
+        display.done(Result("nano_int8", Status.LACK_DEPENDENCY, "neural_compressor"))
+    assert pipe.getvalue().splitlines() == [
         "[1/2] original                           timeout  (6 s)",
         "[2/2] nano_int8                          lack dependency (neural_compressor)",
     ]

@@ -23,13 +23,15 @@ def test_design_example_json_shape():
         "inference": [{"model": "model", "line": 10}],
         "loaders": [],
         "warnings": [],
+        "candidates": [{"var": "model", "line": 5, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}],
     }
 
 
 def test_warnings_are_in_the_json_with_their_code_and_position():
     assert inspect_case("ipex_bf16_already")["warnings"] == [{
-        "code": "C101", "name": "already-optimized", "line": 6, "column": 1,
-        "message": "'model' is already optimized with ipex.optimize (line 10): not adding a second optimization"}]
+        "code": "C203", "name": "replaced-optimization", "line": 6, "column": 1,
+        "message": "'model' is already optimized with ipex.optimize (line 10): -o NAME replaces that optimization "
+                   "(--keep-existing keeps it)"}]
     assert inspect_case("no_model_utility")["warnings"] == [{
         "code": "C001", "name": "no-model", "line": None, "column": None,
         "message": "no model found: the script is left unchanged"}]
@@ -86,8 +88,10 @@ def test_training_forward_passes_are_not_inference():
     assert [s["line"] for s in found["inference"]] == [41]
 
 
-def test_trained_and_evaluated_every_epoch_is_skipped():
-    assert inspect_case("mnist_train_test_each_epoch")["models"] == []
+def test_trained_and_evaluated_every_epoch_is_optimized_in_the_evaluation_function():
+    found = inspect_case("mnist_train_test_each_epoch")
+    assert found["models"] == [{"var": "model", "line": 67, "ready_line": 40, "scope": "test"}]  # after model.eval()
+    assert [w["code"] for w in found["warnings"]] == ["C204"]
 
 
 def test_no_model_scripts():

@@ -62,3 +62,13 @@ def test_generate_keeps_working(name):
     result = patched_run("gpt2_tiny_generate", name)
     assert len(eval(result.stdout)[0]) == 10
     assert ("generate() cannot use" in result.stderr) == (name == "nano_jit_fp32")
+
+
+def test_a_single_layer_runs_optimized():
+    assert patched_run("single_linear_layer", "nano_jit_fp32").stdout.startswith("tensor([[")
+
+
+def test_training_and_evaluation_in_turn_optimizes_each_evaluation():
+    result = patched_run("train_validate_each_epoch", "nano_jit_fp32")
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["epoch 0", "epoch 1", "epoch 2"]
+    assert "C204" in result.stderr

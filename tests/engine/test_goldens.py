@@ -25,7 +25,12 @@ def pairs() -> list[tuple[str, str]]:
 
 
 def read_input(case: str) -> str:
-    return (FIXTURES / case / "input.py").read_text(encoding="utf-8")
+    return input_path(case).read_text(encoding="utf-8")
+
+
+def input_path(case: str) -> Path:
+    """The script; the other .py files of its folder that are not goldens are its sibling modules."""
+    return FIXTURES / case / "input.py"
 
 
 def golden_path(case: str, name: str) -> Path:
@@ -36,7 +41,7 @@ def golden_path(case: str, name: str) -> Path:
 @pytest.mark.parametrize("case,name", pairs())
 def test_golden(case, name, update_goldens):
     source = read_input(case)
-    patched = engine.patch(source, name).source
+    patched = engine.patch(source, name, path=str(input_path(case))).source
     golden = golden_path(case, name)
     if update_goldens:
         _update(golden, source, patched)
@@ -49,7 +54,7 @@ def test_golden_parses_and_is_stable(case, name):
     golden = golden_path(case, name)
     patched = golden.read_text(encoding="utf-8") if golden.exists() else read_input(case)
     ast.parse(patched)
-    assert engine.patch(patched, name).source == patched
+    assert engine.patch(patched, name, path=str(input_path(case))).source == patched
 
 
 def test_enough_cases_and_goldens():

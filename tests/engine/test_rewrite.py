@@ -181,7 +181,7 @@ def test_int8_without_loader_calibrates_at_runtime():
         """, transform="nano_int8")
 
 
-def test_already_optimized_model_is_skipped_with_its_line():
+def test_an_existing_optimization_is_replaced_and_said_so():
     assert_codemod("""\
         import torch
         import torchvision.models as models
@@ -189,8 +189,25 @@ def test_already_optimized_model_is_skipped_with_its_line():
         m = models.resnet18()
         m = torch.jit.script(m)
         m(1)
-        """, expected_skip="C003", expected_warnings=(
-        "4:1: C101 'm' is already optimized with torch.jit.script (line 5): not adding a second optimization",))
+        """, """\
+        import torch
+        import torchvision.models as models
+        from coder.backend import InferenceOptimizer
+
+        m = models.resnet18()
+        m = InferenceOptimizer.trace(m, accelerator="jit")
+        with InferenceOptimizer.get_context(m):
+            m(1)
+        """, expected_warnings=("4:1: C203 'm' is already optimized with torch.jit.script (line 5): nano_jit_fp32 "
+                                "replaces that optimization (--keep-existing keeps it)",))
+
+
+def test_keep_existing_leaves_an_optimized_model_with_its_line():
+    source = "import torch\nimport torchvision.models as models\n\nm = models.resnet18()\nm = torch.jit.script(m)\nm(1)\n"
+    outcome = engine.patch(source, "nano_jit_fp32", keep_existing=True)
+    assert isinstance(outcome, engine.Skipped) and outcome.source == source
+    assert [str(w) for w in outcome.warnings] == [
+        "4:1: C101 'm' is already optimized with torch.jit.script (line 5): not adding a second optimization"]
 
 
 def test_no_model_leaves_the_bytes_alone():
