@@ -246,7 +246,7 @@ def test_arguments_after_the_script_are_the_scripts(monkeypatch, argv, call):
     import coder.commands
 
     calls = []
-    monkeypatch.setattr(coder.commands, "patch_script", lambda name, path, args, diff, emit: calls.append(
+    monkeypatch.setattr(coder.commands, "patch_script", lambda name, path, args, diff, emit, keep_existing: calls.append(
         (name, path, args, diff, emit)) or 0)
     assert cli.main(argv) == 0 and calls == [call]
 
