@@ -104,7 +104,9 @@ def test_timeout_then_ctrl_c_prints_the_results_so_far(tmp_path):
     report = tmp_path / "auto.json"
     command = [sys.executable, "-m", "coder", "-o", "auto", "--only", "nano_jit_fp32,nano_bf16",
                "--timeout", "6", "--json", str(report), str(SCRIPTS / "hang.py")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell's background job starts with SIGINT ignored, and a child inherits that: undo it
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_line(process, "[1/3] original")
     time.sleep(2)  # inside the second run (catalog order: nano_bf16, then nano_jit_fp32)
     process.send_signal(signal.SIGINT)
