@@ -93,6 +93,12 @@ def deadline(seconds: float | None) -> Iterator[None]:
     timer.start()
     try:
         yield
+    except ConversionStopped:
+        raise
+    except Exception as error:
+        if watchdog.fired:  # a library that caught the interruption and raised its own error
+            raise ConversionStopped() from error
+        raise
     finally:
         watchdog.disarm()
         timer.cancel()
