@@ -10,8 +10,9 @@ import enum
 from dataclasses import dataclass, field, fields
 
 ORIGINAL = "original"
-# two latencies differ by less than the noise when within half their summed interquartile
-# ranges, and never by less than this share (the never-slower check's margin, speed.py)
+# two latencies differ by less than the noise when the middle halves of their timed calls
+# overlap (or, without quartiles, when within half their summed interquartile ranges), and
+# never by less than this share (the never-slower check's margin, speed.py)
 MIN_NOISE = 0.03
 
 
@@ -47,6 +48,7 @@ class Result:
     reason: str | None = None
     latency_ms: float | None = None  # median of the timed calls (several models: the sum)
     spread_ms: float | None = None  # interquartile range of the timed calls
+    quartiles_ms: tuple[float, float] | None = None  # first and third quartiles of the timed calls
     speedup: float | None = None
     first_call_s: float | None = None  # the calls before the runtime served steadily
     peak_mib: float | None = None
@@ -101,8 +103,12 @@ def add_speedups(results: list[Result]) -> None:
 
 
 def within_noise(one: Result, other: Result) -> bool:
+    fast, slow = sorted((one, other), key=lambda result: result.latency_ms)
+    floor = MIN_NOISE * fast.latency_ms
+    if fast.quartiles_ms and slow.quartiles_ms:  # skewed timings (a busy machine): not symmetric
+        return fast.quartiles_ms[1] + floor >= slow.quartiles_ms[0]
     noise = ((one.spread_ms or 0) + (other.spread_ms or 0)) / 2
-    return abs(one.latency_ms - other.latency_ms) <= max(noise, MIN_NOISE * min(one.latency_ms, other.latency_ms))
+    return slow.latency_ms - fast.latency_ms <= max(noise, floor)
 
 
 def mark_ties(results: list[Result]) -> None:

@@ -112,6 +112,7 @@ def measured(method: str, record: dict | None, elapsed: float | None) -> Result:
     models = (record or {}).get("models", [])
     errors = [m["max_rel_err"] for m in models if m.get("max_rel_err") is not None]
     return Result(method, latency_ms=total(models, "latency_ms"), spread_ms=total(models, "spread_ms"),
+                  quartiles_ms=summed_quartiles(models),
                   first_call_s=total(models, "first_call_s"), peak_mib=(record or {}).get("peak_mib"),
                   max_rel_err=max(errors) if errors else None,
                   tolerance=min((m["tolerance"] for m in models if m.get("tolerance")), default=None),
@@ -119,6 +120,14 @@ def measured(method: str, record: dict | None, elapsed: float | None) -> Result:
                                        if m.get("top1_agreement") is not None), None),
                   timed_calls=sum(m.get("timed_calls", 0) for m in models), seconds=elapsed,
                   fell_back=any(m.get("fallback") for m in models), models=models)
+
+
+def summed_quartiles(models: list[dict]) -> tuple[float, float] | None:
+    """Several models: the sums of their quartiles (an approximation of the whole call's)."""
+    middles = [m.get("quartiles_ms") for m in models]
+    if not middles or None in middles:
+        return None
+    return sum(m[0] for m in middles), sum(m[1] for m in middles)
 
 
 def total(models: list[dict], key: str) -> float | None:

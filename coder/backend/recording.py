@@ -225,7 +225,7 @@ class ModelRecord:
                 "first_call_s": self.first_call_ms / 1000 if self.served else None,
                 "replayed_inputs": len(self.kept), "timed_calls": len(self.timed_ms),
                 "latency_ms": statistics.median(self.timed_ms) if self.timed_ms else None,
-                "spread_ms": spread(self.timed_ms), "timed_ms": self.timed_ms, "untimed_ms": self.script_ms,
+                "spread_ms": spread(self.timed_ms), "quartiles_ms": quartiles(self.timed_ms), "timed_ms": self.timed_ms, "untimed_ms": self.script_ms,
                 "fallback": getattr(fallback, "reason", None), "fallback_kind": getattr(fallback, "kind", None),
                 "fallback_module": getattr(fallback, "module", None), "replay_error": self.replay_error,
                 **self.drift.summary()}
@@ -249,12 +249,18 @@ def timed(call: Call) -> float:
     return time.perf_counter() - start
 
 
-def spread(samples: list[float]) -> float | None:
-    """The interquartile range: the middle half of the timed calls lies within it."""
+def quartiles(samples: list[float]) -> tuple[float, float] | None:
+    """The first and third quartiles: the middle half of the timed calls lies between them."""
     if len(samples) < 2:
         return None
     first, _, third = statistics.quantiles(samples, n=4, method="inclusive")
-    return third - first
+    return first, third
+
+
+def spread(samples: list[float]) -> float | None:
+    """The interquartile range."""
+    middle = quartiles(samples)
+    return middle[1] - middle[0] if middle else None
 
 
 def warmup_calls_of(target) -> int:

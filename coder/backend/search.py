@@ -19,7 +19,7 @@ from coder.backend.accelerate import accelerate
 from coder.backend.calibration import as_items, calls_from
 from coder.backend.messages import error_text
 from coder.backend.parity import TOLERANCE, worst_error
-from coder.backend.recording import spread
+from coder.backend.recording import quartiles, spread
 from coder.backend.wrapper import VERIFY_CALLS
 
 
@@ -37,6 +37,7 @@ def timings_ms(model, call, repeats: int) -> list[float]:
 def timed_result(name: str, model, original, call, repeats: int, tolerance: float) -> Result:
     times = timings_ms(model, call, repeats)
     return Result(name, Status.SUCCESSFUL, latency_ms=statistics.median(times), spread_ms=spread(times),
+                  quartiles_ms=quartiles(times),
                   max_rel_err=drift(model, original, call), tolerance=tolerance, timed_calls=repeats,
                   optimized=model)
 

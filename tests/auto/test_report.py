@@ -83,6 +83,19 @@ def test_a_winner_within_the_noise_of_the_original_is_said_to_be_uncertain():
         report.recommendation(results, "s.py", []))
 
 
+def test_a_skewed_original_does_not_tie_with_a_much_faster_row():
+    # a busy machine: the original's slow calls widen its spread upward only (seen: 273 ms,
+    # interquartile range 1,044 ms, beside 6.8 ms)
+    results = finish([Result("original", Status.SUCCESSFUL, latency_ms=272.9, spread_ms=1044.0,
+                             quartiles_ms=(150.0, 1194.0)),
+                      Result("nano_openvino_int8", Status.SUCCESSFUL, latency_ms=6.77, spread_ms=2.4,
+                             quartiles_ms=(5.9, 8.3)),
+                      Result("nano_jit_fp32", Status.SUCCESSFUL, latency_ms=172.4, spread_ms=94.0,
+                             quartiles_ms=(140.0, 234.0))])
+    assert best(results).ties == [] and "not certain" not in rendered(report.recommendation(results, "s.py", []))
+    assert [r.method for r in results if "original" in r.ties] == ["nano_jit_fp32"]
+
+
 def test_statuses_are_coloured_on_a_terminal_and_plain_elsewhere_with_full_texts_when_verbose():
     reason = "runtime check: not faster than the original here: 643 ms vs 652 ms per call; " + "x" * 80
     results = finish([Result("original", Status.SUCCESSFUL, latency_ms=5.0),
