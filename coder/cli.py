@@ -33,7 +33,8 @@ examples:
   python -m coder -o nano_jit_bf16_ipex script.py --batch-size 8   (arguments after SCRIPT are the script's)
   python -m coder -o auto script.py
   python -m coder -o auto --calls 50 --json auto.json --apply script.py
-  python -m coder --inspect script.py --json"""
+  python -m coder --inspect script.py --json
+  python -m coder cache list   (converted models kept for the next runs; cache clear empties it)"""
 
 SUBCOMMANDS = click.Group("commands", help="coder's commands other than running a script")
 
@@ -147,6 +148,14 @@ def run_auto(script: str, script_args: list[str], options: dict) -> int:
         print(f"coder: -o auto is not available here ({error})", file=sys.stderr)
         return EXIT_USAGE
     return auto.run(script, script_args, options)
+
+
+@SUBCOMMANDS.command("cache", help="List the conversion cache (converted models kept for the next runs), "
+                                   "or clear it.", short_help="list or clear the conversion cache")
+@click.argument("action", type=click.Choice(["list", "clear"]))
+def cache_command(action: str) -> int:
+    from coder.backend.cache_command import run
+    return run(action)
 
 
 def main(argv: list[str] | None = None) -> int:

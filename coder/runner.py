@@ -11,7 +11,17 @@ import types
 
 
 def run(source: str, path: str, args: list[str]) -> int:
-    """Execute ``source`` as the script at ``path`` with ``args``; return its exit code."""
+    """Execute ``source`` as the script at ``path`` with ``args``; return its exit code. Then
+    say what the acceleration cost, one line per model (coder/backend/report.py)."""
+    try:
+        return _execute(source, path, args)
+    finally:
+        report = sys.modules.get("coder.backend.report")  # loaded only if a model was accelerated
+        if report is not None:
+            report.print_closing_lines()
+
+
+def _execute(source: str, path: str, args: list[str]) -> int:
     code = compile(source, path, "exec", dont_inherit=True)
     _show_in_tracebacks(source, path)
     module = types.ModuleType("__main__")
@@ -38,7 +48,7 @@ def _show_in_tracebacks(source: str, path: str) -> None:
 
 def _print_script_traceback(error: BaseException) -> None:
     frames = error.__traceback__
-    if frames is not None and frames.tb_frame.f_code is run.__code__:
+    if frames is not None and frames.tb_frame.f_code is _execute.__code__:
         frames = frames.tb_next  # hide this runner's frame
     traceback.print_exception(type(error), error, frames)
 

@@ -7,9 +7,11 @@ import pytest
 
 from transforms import IPEX_STACK_HINT
 
-# Timings decide nothing in tests: the never-slower check is off unless a test turns it on
-# (``never_slower=True``); subprocesses inherit this too.
+# Timings decide nothing in tests: the never-slower check (and with it the conversion budget)
+# is off unless a test turns it on (``never_slower=True``); subprocesses inherit this too.
 os.environ["CODER_NEVER_SLOWER"] = "0"
+# No test reads or fills the user's conversion cache; the cache tests give their own folder.
+os.environ["CODER_CACHE"] = "off"
 
 HAS_IPEX = importlib.util.find_spec("intel_extension_for_pytorch") is not None
 

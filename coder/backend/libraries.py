@@ -7,9 +7,7 @@ import contextlib
 import importlib
 import importlib.util
 import logging
-import os
 import sys
-import tempfile
 
 IPEX_STACK_HINT = (
     "needs the IPEX stack (torch 2.8 + intel-extension-for-pytorch 2.8): "
@@ -64,8 +62,9 @@ def require(*modules: str) -> None:
 
 # Libraries that print harmless noise on import into every patched script's run: IPEX 2.8
 # warns from C++ that it overrides an autocast kernel and logs that there is no CUDA runtime;
-# Neural Compressor imports IPEX itself when present and logs its own warnings.
-NOISY_ON_IMPORT = {"intel_extension_for_pytorch", "neural_compressor"}
+# Neural Compressor imports IPEX itself when present and logs its own warnings; NNCF makes torch
+# log "No CUDA runtime is found".
+NOISY_ON_IMPORT = {"intel_extension_for_pytorch", "neural_compressor", "nncf"}
 
 
 def load(module: str):
@@ -73,28 +72,11 @@ def load(module: str):
     require(module)
     package = module.partition(".")[0]
     if package in NOISY_ON_IMPORT and module not in sys.modules:
-        with _stderr_kept_unless_failing(), _logging_quiet():
+        from coder.backend.isolation import held_output
+
+        with held_output(), _logging_quiet():
             return importlib.import_module(module)
     return importlib.import_module(module)
-
-
-@contextlib.contextmanager
-def _stderr_kept_unless_failing():
-    """Hold what is written to file descriptor 2; show it again only if the block fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            os.write(2, held.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 @contextlib.contextmanager

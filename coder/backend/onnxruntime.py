@@ -1,13 +1,18 @@
-"""ONNX Runtime: fp32 sessions, and static INT8 quantization in the QOperator format."""
+"""ONNX Runtime: fp32 sessions, and static INT8 quantization in the QOperator format.
+
+A runner keeps its ``.onnx`` file in a folder of its own while it lives: ``save`` copies it
+into a cache entry (cache.py) and ``load`` starts a session from one.
+"""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
-from coder.backend.libraries import load
+from coder.backend.libraries import load as load_library
 from coder.backend.context import runtime_threads
 from coder.backend.onnx_export import export_onnx, numpy_feed
 from coder.backend.recipe import BuildRequest
@@ -18,9 +23,14 @@ from coder.backend.recipe import BuildRequest
 QUANTIZED_OPS = ["Conv", "MatMul", "Gemm"]
 
 
+MODEL = "model.onnx"
+
+
 class OrtRunner:
-    def __init__(self, path: Path, thread_num: int | None) -> None:
-        ort = load("onnxruntime")
+    def __init__(self, path: Path, thread_num: int | None, folder: tempfile.TemporaryDirectory | None = None) -> None:
+        """A session on ``path``; ``folder``, when given, holds the file and lives as long as the runner."""
+        self.path, self.folder = path, folder
+        ort = load_library("onnxruntime")
         options = ort.SessionOptions()
         options.intra_op_num_threads = runtime_threads(thread_num)
         options.inter_op_num_threads = 1
@@ -31,16 +41,29 @@ class OrtRunner:
     def __call__(self, tensors: list[torch.Tensor]) -> list:
         return self.session.run(None, numpy_feed(tensors, self.wanted))
 
+    def save(self, folder: Path) -> None:
+        shutil.copyfile(self.path, folder / MODEL)
+
+
+def load(folder: Path, request: BuildRequest) -> OrtRunner:
+    if not (folder / MODEL).is_file():
+        raise FileNotFoundError(f"no {MODEL} in {folder}")
+    return OrtRunner(folder / MODEL, request.thread_num)
+
+
+def _workspace() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="coder-onnx-")
+
 
 def build_fp32(request: BuildRequest) -> OrtRunner:
-    load("onnx")
-    with tempfile.TemporaryDirectory() as folder:
-        return OrtRunner(export_onnx(request, Path(folder) / "model.onnx"), request.thread_num)
+    load_library("onnx")
+    workspace = _workspace()
+    return OrtRunner(export_onnx(request, Path(workspace.name) / MODEL), request.thread_num, workspace)
 
 
 def _calibration_reader(batches: list[list[torch.Tensor]], wanted: set[str]):
     """Feeds calibration batches to ``quantize_static``, which only calls ``get_next``."""
-    base = load("onnxruntime.quantization").CalibrationDataReader
+    base = load_library("onnxruntime.quantization").CalibrationDataReader
 
     class Reader(base):
         def __init__(self) -> None:
@@ -53,19 +76,22 @@ def _calibration_reader(batches: list[list[torch.Tensor]], wanted: set[str]):
 
 
 def build_int8(request: BuildRequest) -> OrtRunner:
-    quantization = load("onnxruntime.quantization")
-    with tempfile.TemporaryDirectory() as folder:
-        exported = export_onnx(request, Path(folder) / "exported.onnx")
-        # pre-processing folds the Identity nodes the exporter emits for shared initializers;
-        # without it quantize_static cannot find Conv biases ("NoneType has no data_type")
-        fp32 = Path(folder) / "model.onnx"
-        load("onnxruntime.quantization.shape_inference").quant_pre_process(
-            str(exported), str(fp32), skip_symbolic_shape=True)
-        wanted = {i.name for i in load("onnx").load(str(fp32)).graph.input}
-        int8 = Path(folder) / "model.int8.onnx"
-        reader = _calibration_reader(request.calibration or [request.sample], wanted)
-        quantization.quantize_static(
-            str(fp32), str(int8), reader, quant_format=quantization.QuantFormat.QOperator,
-            activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
-            op_types_to_quantize=QUANTIZED_OPS)
-        return OrtRunner(int8, request.thread_num)
+    quantization = load_library("onnxruntime.quantization")
+    workspace = _workspace()
+    folder = Path(workspace.name)
+    exported = export_onnx(request, folder / "exported.onnx")
+    # pre-processing folds the Identity nodes the exporter emits for shared initializers;
+    # without it quantize_static cannot find Conv biases ("NoneType has no data_type")
+    fp32 = folder / "model.fp32.onnx"
+    load_library("onnxruntime.quantization.shape_inference").quant_pre_process(
+        str(exported), str(fp32), skip_symbolic_shape=True)
+    wanted = {i.name for i in load_library("onnx").load(str(fp32)).graph.input}
+    int8 = folder / MODEL
+    reader = _calibration_reader(request.calibration or [request.sample], wanted)
+    quantization.quantize_static(
+        str(fp32), str(int8), reader, quant_format=quantization.QuantFormat.QOperator,
+        activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
+        op_types_to_quantize=QUANTIZED_OPS)
+    for intermediate in (exported, fp32):
+        intermediate.unlink()
+    return OrtRunner(int8, request.thread_num, workspace)

@@ -32,3 +32,63 @@ def worst_error(accelerated: list[torch.Tensor], original: list[torch.Tensor]) -
     if len(accelerated) != len(original):
         return math.inf
     return max((relative_error(a, o) for a, o in zip(accelerated, original)), default=0.0)
+
+
+def difference(produced: list, reference, tolerance: float, spec=None) -> str | None:
+    """Why ``produced`` (a runtime's flat outputs) cannot stand for ``reference`` (the original
+    model's output on the same call), or None when it can. ``spec``: the output structure the
+    runtime was built for; the reference must still have it: same types, keys and lengths,
+    same dtypes. Then every tensor must have its shape and be within ``tolerance``."""
+    from coder.backend.flat import NotConvertible, flatten_output
+
+    try:
+        reference_spec, expected = flatten_output(reference)
+    except NotConvertible as error:
+        return f"the original's output changed: {error}"
+    if spec is not None and (spec.treespec != reference_spec.treespec or spec.dtypes != reference_spec.dtypes):
+        return (f"output structure differs from the original's ({outline(spec.treespec)} where the original "
+                f"gives {outline(reference_spec.treespec)})")
+    if len(produced) != len(expected):
+        return f"output has {len(produced)} tensors where the original's has {len(expected)}"
+    return _value_difference([_as_tensor(t) for t in produced], expected, reference, tolerance)
+
+
+def _value_difference(got: list[torch.Tensor], expected: list[torch.Tensor], reference, tolerance: float) -> str | None:
+    paths = _leaf_paths(reference)
+    for path, a, o in zip(paths, got, expected):
+        if a.shape != o.shape:
+            return f"output{path} has shape {list(a.shape)} where the original's has {list(o.shape)}"
+    errors = [relative_error(a, o) for a, o in zip(got, expected)]
+    worst = max(range(len(errors)), key=errors.__getitem__, default=None)
+    if worst is None or errors[worst] <= tolerance:
+        return None
+    where = f" in output{paths[worst]}" if len(errors) > 1 else ""
+    return f"output differs from the original model (relative error {errors[worst]:.3g} > {tolerance:g}{where})"
+
+
+def _as_tensor(value) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+
+
+def _leaf_paths(output) -> list[str]:
+    import torch.utils._pytree as pytree
+
+    return [pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(output)[0]]
+
+
+def outline(treespec) -> str:
+    """A short description of an output structure: ``list of 2 dict(boxes, labels, scores)``."""
+    if treespec.is_leaf():
+        return "tensor"
+    kind = getattr(treespec.type, "__name__", str(treespec.type))
+    children = [outline(child) for child in _children(treespec)]
+    if treespec.type is dict or (isinstance(treespec.context, list) and treespec.context and
+                                 all(isinstance(key, str) for key in treespec.context)):
+        return f"{kind}({', '.join(str(key) for key in treespec.context)})"
+    if not children:
+        return f"empty {kind}"
+    return f"{kind} of {len(children)} {children[0]}" if len(set(children)) == 1 else f"{kind}({', '.join(children)})"
+
+
+def _children(treespec) -> list:
+    return treespec.children() if hasattr(treespec, "children") else treespec.children_specs  # torch < 2.10

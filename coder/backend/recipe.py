@@ -73,6 +73,14 @@ class Recipe:
     def build(self, request: BuildRequest) -> Runner:
         return self.runtimes[0].build_function(self.precision)(request)
 
+    @property
+    def cacheable(self) -> bool:
+        """Its runners can be saved to files and loaded back (the conversion cache)."""
+        return self.precision in self.runtimes[0].loads
+
+    def load(self, folder, request: BuildRequest) -> Runner:
+        return self.runtimes[0].load_function(self.precision)(folder, request)
+
     def key(self, call: CallSpec, tensors: list[torch.Tensor]) -> tuple:
         return (str(call.treespec), repr(call.constants)) + tuple(self._shape_key(t) for t in tensors)
 

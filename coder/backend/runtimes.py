@@ -67,10 +67,20 @@ class Runtime:
     builds: Mapping[str, str] = field(default_factory=dict)  # precision -> "module:function"
     shapes: str = "any"  # which input change needs a new build: any, batch, exact (recipe.py)
     torch_threads: bool = True  # False when the runtime owns its thread pool (ORT, OpenVINO)
+    # precision -> "module:function(folder, request)" giving the runner back from the files its
+    # ``save(folder)`` wrote: the conversion cache (cache.py) stores these precisions
+    loads: Mapping[str, str] = field(default_factory=dict)
 
     def build_function(self, precision: str) -> Callable:
-        module, _, function = self.builds[precision].partition(":")
-        return getattr(importlib.import_module(module), function)
+        return _named(self.builds[precision])
+
+    def load_function(self, precision: str) -> Callable:
+        return _named(self.loads[precision])
+
+
+def _named(reference: str) -> Callable:
+    module, _, function = reference.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 # --- what each runtime needs of the CPU --------------------------------------------------
@@ -120,15 +130,18 @@ def inc_needs(cpu: Cpu, options: Options) -> Verdict:
 EAGER = Runtime("eager", ("torch",), torch_needs,
                 {"fp32": "coder.backend.precision:build_eager", "bf16": "coder.backend.precision:build_eager"})
 JIT = Runtime("jit", ("torch",), torch_needs,
-              {"fp32": "coder.backend.jit:build", "bf16": "coder.backend.jit:build"}, shapes="exact")
+              {"fp32": "coder.backend.jit:build", "bf16": "coder.backend.jit:build"}, shapes="exact",
+              loads={"fp32": "coder.backend.jit:load", "bf16": "coder.backend.jit:load"})
 IPEX = Runtime("ipex", ("intel_extension_for_pytorch",), ipex_needs)  # applied by eager and jit
 ONNXRUNTIME = Runtime("onnxruntime", ("torch", "onnx", "onnxruntime"), graph_runtime_needs,
                       {"fp32": "coder.backend.onnxruntime:build_fp32",
                        "int8": "coder.backend.onnxruntime:build_int8"},
-                      shapes="batch", torch_threads=False)
+                      shapes="batch", torch_threads=False,
+                      loads={"fp32": "coder.backend.onnxruntime:load", "int8": "coder.backend.onnxruntime:load"})
 OPENVINO = Runtime("openvino", ("torch", "openvino"), graph_runtime_needs,
                    {"fp32": "coder.backend.openvino:build_fp32", "int8": "coder.backend.openvino:build_int8"},
-                   shapes="batch", torch_threads=False)
+                   shapes="any", torch_threads=False,  # its IR keeps every dimension dynamic
+                   loads={"fp32": "coder.backend.openvino:load_fp32", "int8": "coder.backend.openvino:load_int8"})
 NNCF = Runtime("nncf", ("nncf",), graph_runtime_needs)  # quantizes for openvino's int8 build
 INC = Runtime("neural_compressor", ("torch", "neural_compressor"), inc_needs,
               {"int8": "coder.backend.int8:build_inc"}, shapes="exact")

@@ -1,40 +1,70 @@
 """The accelerated model: builds its runtime on demand, checks it, and falls back safely.
 
 On a call the inputs are flattened to tensors; the recipe's shape policy decides whether an
-already built runtime fits. A new build runs the original model on the same call, compares,
-and keeps the runtime only within the precision's tolerance. The first ``VERIFY_CALLS`` calls
-of every runtime are compared the same way, so a trace that baked in one branch of
-data-dependent control flow is caught on the next input. A runtime that passes is then timed
-against the original on the same inputs (``speed.py``) and kept only if it is faster. Any
-failure warns once (one line) and from then on the original model serves every call.
+already built runtime fits. A new runtime comes from the conversion cache or is built
+(``building.py``); it runs on the same call as the original model and is kept only when its
+output has the original's structure and values within the precision's tolerance
+(``parity.py``). Later calls are checked the same way (``_Runtime.needs_check``): the first
+``VERIFY_CALLS``, each new input shape until two have passed, and, when the trace warned that it
+may not hold for other inputs, every call whose number is a power of two. A runtime that passes
+is then timed against the original (``speed.py``) and kept only if it is faster. Any failure
+warns once (one line) and from then on the original model serves every call; the cache
+remembers it.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
+import time
 from dataclasses import dataclass, field
 
 import torch
 
-from coder.backend import speed
-from coder.backend.context import torch_threads
+from coder.backend import report, speed
+from coder.backend.budget import budget_for
+from coder.backend.building import Builder, Obtained, Remembered, Slot, reason_for
+from coder.backend.cache import entry as cache_entry
+from coder.backend.calibration import ScriptCalibration, calib_calls_default, sample_count, too_few_note
+from coder.backend.context import runtime_threads, torch_threads
 from coder.backend.cpu import this_cpu
 from coder.backend.flat import OutputSpec, flatten_call, flatten_output
-from coder.backend.libraries import MissingLibrary, require
+from coder.backend.isolation import isolated
+from coder.backend.libraries import MissingLibrary
 from coder.backend.messages import debug, error_text, not_used, warn
-from coder.backend.parity import TOLERANCE, worst_error
+from coder.backend.parity import TOLERANCE, difference
 from coder.backend.precision import prepare_inputs
 from coder.backend.recipe import BuildRequest, Recipe, Runner
 
 VERIFY_CALLS = 2  # calls of each new runtime compared with the original model
+UNCERTAIN_VERIFY_CALLS = 4  # the same when its trace warned it may not hold for other inputs
+TRUSTED_SHAPES = 2  # input shapes a runtime must pass before a new shape is no longer checked
 MAX_RUNTIMES = 8  # distinct input signatures built before new ones go to the original model
-DEFAULT_CALIB_CALLS = 4  # real calls an INT8 model calibrates on when calib_data is None
 
 
-def calib_calls_default() -> int:
-    """``CODER_CALIB_CALLS`` from the environment, else DEFAULT_CALIB_CALLS."""
-    return max(1, int(os.environ.get("CODER_CALIB_CALLS", DEFAULT_CALIB_CALLS)))
+@dataclass
+class _Runtime:
+    runner: Runner
+    output: OutputSpec
+    slot: Slot | None
+    uncertain: bool  # the trace warned it may not hold for other inputs
+    calibrated_on: int = 0  # INT8 calibrated on the script's calls: how many
+    built_here: bool = True  # False when loaded from the cache
+    shapes_passed: set = field(default_factory=set)
+    calls: int = 1
+
+    def __post_init__(self) -> None:
+        self.checks_left = (UNCERTAIN_VERIFY_CALLS if self.uncertain else VERIFY_CALLS) - 1  # this call was one
+
+    def needs_check(self, tensors: list[torch.Tensor]) -> bool:
+        self.calls += 1
+        if self.checks_left > 0:
+            return True
+        if _shapes(tensors) not in self.shapes_passed and len(self.shapes_passed) < TRUSTED_SHAPES:
+            return True
+        return self.uncertain and self.calls & (self.calls - 1) == 0
+
+    def passed(self, tensors: list[torch.Tensor]) -> None:
+        self.checks_left = max(0, self.checks_left - 1)
+        self.shapes_passed.add(_shapes(tensors))
 
 
 @dataclass(frozen=True)
@@ -48,18 +78,8 @@ class Fallback:
     module: str | None = None
 
 
-@dataclass
-class _Runtime:
-    runner: Runner
-    output: OutputSpec
-    checks_left: int
-    shapes_seen: set = field(default_factory=set)  # a new batch size is checked once too
-
-    def needs_check(self, tensors: list[torch.Tensor]) -> bool:
-        shapes = tuple(tuple(t.shape) for t in tensors)
-        unseen = shapes not in self.shapes_seen
-        self.shapes_seen.add(shapes)
-        return unseen or self.checks_left > 0
+def _shapes(tensors: list[torch.Tensor]) -> tuple:
+    return tuple(tuple(t.shape) for t in tensors)
 
 
 class AcceleratedModel(torch.nn.Module):
@@ -72,11 +92,15 @@ class AcceleratedModel(torch.nn.Module):
         self.original = original
         self.recipe = recipe
         self.thread_num = thread_num
-        self.calibration = list(calibration or [])
         self.calib_calls = calib_calls or calib_calls_default()
+        self.script_calibration = ScriptCalibration(self.calib_calls) if recipe.precision == "int8" else None
+        self.calibration = calibration or []
         self.never_slower = speed.enabled(never_slower)
         self.fallback: Fallback | None = None
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
+        self.story = report.Story(recipe.label)  # what the closing line says about this model
+        self._builder = Builder(recipe, self.never_slower)
+        self._fingerprint: str | None = None
         self._runtimes: dict[tuple, _Runtime] = {}
 
     def __getattr__(self, name: str):
@@ -90,6 +114,18 @@ class AcceleratedModel(torch.nn.Module):
         return f"AcceleratedModel({self.recipe.label}, {state})\n  original: {type(self.original).__name__}"
 
     @property
+    def calibration(self) -> list:
+        """INT8 calibration batches: calib_data's, or those kept from the script's own calls."""
+        lazy = self.script_calibration
+        return lazy.batches if lazy is not None else self._given_calibration
+
+    @calibration.setter
+    def calibration(self, batches: list) -> None:
+        self._given_calibration = list(batches)
+        if self._given_calibration:
+            self.script_calibration = None
+
+    @property
     def fallback_reason(self) -> str | None:
         return self.fallback.reason if self.fallback else None
 
@@ -100,12 +136,13 @@ class AcceleratedModel(torch.nn.Module):
 
     @property
     def warmup_calls(self) -> int:
-        """Calls (with one input signature) before the runtime serves alone: lazy INT8
-        calibration, then the verified calls. A timer should leave these out."""
-        calibrating = self.recipe.precision == "int8" and len(self.calibration) < self.calib_calls
-        return VERIFY_CALLS + (self.calib_calls - 1 if calibrating else 0)
+        """Calls (with one input signature) before the runtime serves alone: the verified calls,
+        and for INT8 calibrated on the script's calls, the calls up to a recalibration."""
+        lazy_int8 = self.recipe.precision == "int8" and self.script_calibration is not None
+        return VERIFY_CALLS + (self.calib_calls - 1 if lazy_int8 else 0)
 
     def forward(self, *args, **kwargs):
+        self.story.calls += 1
         if self.fallback_reason is not None:
             return self.original(*args, **kwargs)
         call, tensors = flatten_call(args, kwargs)
@@ -113,12 +150,14 @@ class AcceleratedModel(torch.nn.Module):
         runtime = self._runtimes.get(key)
         if runtime is None:
             return self._first_call(key, call, tensors, args, kwargs)
+        if self._recalibration_due(runtime, tensors):
+            return self._first_call(key, call, tensors, args, kwargs, replacing=runtime)
         if runtime.needs_check(tensors):
             return self._checked_call(runtime, tensors, args, kwargs)
         try:
             return runtime.output.rebuild(self._run(runtime.runner, tensors))
         except Exception as error:  # a runtime failing later must not end the script either
-            self.fall_back(error_text(error), error=error)
+            self.fall_back(error_text(error), error=error, slot=runtime.slot)
             return self.original(*args, **kwargs)
 
     def forget_runtimes(self) -> None:
@@ -136,91 +175,171 @@ class AcceleratedModel(torch.nn.Module):
         with torch.no_grad(), torch_threads(threads):
             return runner(prepare_inputs(tensors, self.recipe.channels_last))
 
-    def _first_call(self, key, call, tensors, args, kwargs):
-        if len(self._runtimes) >= MAX_RUNTIMES:
+    def _first_call(self, key, call, tensors, args, kwargs, replacing: _Runtime | None = None):
+        if len(self._runtimes) >= MAX_RUNTIMES and replacing is None:
             return self.original(*args, **kwargs)
-        if self._still_calibrating(tensors):
-            return self.original(*args, **kwargs)
-        reference = self.original(*args, **kwargs)
+        reference, original_seconds = self._timed_original(args, kwargs)
+        if self.script_calibration is not None and replacing is None:
+            self.script_calibration.offer(tensors)
+        slot = self._slot(call, tensors)
         try:
-            output, expected = flatten_output(reference)
-            sample = prepare_inputs(tensors, self.recipe.channels_last)
-            runner = self._build(BuildRequest(self.original, call, sample, self.calibration, self.thread_num,
-                                              self.recipe.options))
-            produced = self._run(runner, tensors)
+            output, _ = flatten_output(reference)
+            request = self._request(call, tensors)
+            obtained = self._builder.obtain(request, None if replacing else slot,
+                                            budget_for(original_seconds, self.never_slower))
         except Exception as error:  # any conversion failure must leave the user's script running
-            self.fall_back(error_text(error), error=error)
+            self._failed_to_obtain(error, original_seconds, replacing)
             return reference
-        if not self._accept_or_fall_back(produced, expected):
+        finally:
+            if self.script_calibration is not None:
+                self.script_calibration.done_with_call()
+        self.story.obtained(obtained)
+        runtime = _Runtime(obtained.runner, output, slot, obtained.uncertain, len(request.calibration),
+                           not obtained.loaded, shapes_passed={_shapes(tensors)})
+        if not self._trusted(runtime, obtained, reference, tensors, args, kwargs, replacing):
             return reference
-        runtime = _Runtime(runner, output, VERIFY_CALLS - 1, {tuple(tuple(t.shape) for t in tensors)})
-        if self.never_slower and not self._faster_than_original(runtime, tensors, args, kwargs):
-            return reference
+        if replacing is not None:
+            self.story.stored = self._builder.replace(slot, obtained, request) or self.story.stored
         self._runtimes[key] = runtime
-        return output.rebuild(produced)
+        self._say_if_calibrated_on_few(obtained, slot)
+        return output.rebuild(obtained.produced)
 
-    def _faster_than_original(self, runtime: _Runtime, tensors, args, kwargs) -> bool:
-        """Time the runtime against the original on this call; fall back unless it is faster."""
+    def _timed_original(self, args, kwargs) -> tuple[object, float]:
+        started = time.perf_counter()
+        reference = self.original(*args, **kwargs)
+        return reference, time.perf_counter() - started
+
+    def _request(self, call, tensors) -> BuildRequest:
+        sample = prepare_inputs(tensors, self.recipe.channels_last)
+        lazy = self.script_calibration
+        calibration = lazy.matching(tensors, self.recipe.shapes) if lazy is not None else self._given_calibration
+        return BuildRequest(self.original, call, sample, list(calibration), self.thread_num, self.recipe.options)
+
+    def _failed_to_obtain(self, error: Exception, original_seconds: float, replacing: _Runtime | None) -> None:
+        if replacing is not None:  # a recalibration that fails keeps the runtime that serves
+            debug(error)
+            return
+        allowed = budget_for(original_seconds, self.never_slower)
+        self.fall_back(str(error) if isinstance(error, Remembered) else reason_for(error, allowed), error=error)
+
+    def _trusted(self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs,
+                 replacing: _Runtime | None) -> bool:
+        """Parity on this call, then never slower; a failed recalibration keeps the old runtime."""
+        mismatch, kind = difference(obtained.produced, reference, TOLERANCE[self.recipe.precision]), "drift"
+        if mismatch is None and self.never_slower:
+            mismatch, kind = self._slower_than_original(runtime, obtained, tensors, args, kwargs), "slower"
+        if mismatch is None:
+            return True
+        if replacing is None:
+            self.fall_back(mismatch, slot=runtime.slot, kind=kind)
+        return False
+
+    def _slower_than_original(self, runtime: _Runtime, obtained: Obtained, tensors, args, kwargs) -> str | None:
+        """Why the runtime is not used (not faster than the original on this call), or None. The
+        comparison is read from the cache when it holds one."""
+        threads = runtime_threads(self.thread_num)
+        stored = obtained.meta.get("speed")
+        try:
+            if stored and stored.get("threads") == threads:
+                self.speed = speed.Comparison(stored["original_ms"], stored["accelerated_ms"], stored["pairs"])
+            else:
+                self.speed = self._compared(runtime, tensors, args, kwargs)
+                self._builder.note(runtime.slot, speed={**vars(self.speed), "threads": threads})
+        except Exception as error:  # e.g. a runtime that runs once and then fails
+            debug(error)
+            return error_text(error)
+        self.story.comparison = self.speed
+        return None if self.speed.faster else self._slower_reason(self.speed)
+
+    def _compared(self, runtime: _Runtime, tensors, args, kwargs) -> speed.Comparison:
         def original():
             with torch.no_grad():
                 return self.original(*args, **kwargs)
 
-        try:
-            self.speed = speed.compare(original, lambda: runtime.output.rebuild(self._run(runtime.runner, tensors)))
-        except Exception as error:  # e.g. a runtime that runs once and then fails
-            self.fall_back(error_text(error), error=error)
-            return False
-        if not self.speed.faster:
-            self.fall_back(self._slower_reason(self.speed), kind="slower")
-        return self.speed.faster
+        with isolated(None):  # coder's extra calls: whatever the model prints is not the script's
+            return speed.compare(original, lambda: self._run(runtime.runner, tensors))
 
     def _slower_reason(self, comparison: speed.Comparison) -> str:
         verdict = self.recipe.verdict(this_cpu())
         why = f"; {verdict.reason}" if verdict.kind != "native" else ""
         return f"not faster than the original here: {comparison.describe()}{why}"
 
-    def _build(self, request: BuildRequest) -> Runner:
-        require(*self.recipe.requires)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # exporters' tracer and deprecation chatter
-            return self.recipe.build(request)
+    def _slot(self, call, tensors) -> Slot | None:
+        """The cache entry for this call's runtime (None when the cache is off)."""
+        from coder.backend import fingerprint
 
-    def _still_calibrating(self, tensors: list[torch.Tensor]) -> bool:
-        if self.recipe.precision != "int8" or len(self.calibration) >= self.calib_calls:
+        try:
+            if self._fingerprint is None:
+                self._fingerprint = fingerprint.model_fingerprint(self.original)
+            calibrated = ()
+            if self.recipe.precision == "int8":
+                calibrated = fingerprint.calibration_signature(self._given_calibration, self.script_calibration is None)
+            key = fingerprint.entry_key(self.recipe, self._fingerprint, call, tensors, calibrated)
+        except Exception as error:  # a model that cannot be fingerprinted is simply not cached
+            debug(error)
+            return None
+        entry = cache_entry(key)
+        return Slot(entry, self._about(tensors)) if entry is not None else None
+
+    def _about(self, tensors) -> dict:
+        cls = type(self.original)
+        inputs = ", ".join(f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}" for t in tensors[:4])
+        return {"label": self.recipe.label, "model": f"{cls.__module__}.{cls.__qualname__}",
+                "inputs": inputs + (", ..." if len(tensors) > 4 else "")}
+
+    def _recalibration_due(self, runtime: _Runtime, tensors) -> bool:
+        """INT8 built here on the script's first call(s): at the k-th call, when new inputs came
+        soon enough to be kept, it is quantized again on all of them."""
+        lazy = self.script_calibration
+        if lazy is None or not runtime.built_here or lazy.calls >= lazy.wanted_calls:
             return False
-        self.calibration.append([t.detach().clone() for t in tensors])
-        return len(self.calibration) < self.calib_calls
+        lazy.offer(tensors)
+        return lazy.at_last_call and len(lazy.matching(tensors, self.recipe.shapes)) > runtime.calibrated_on
+
+    def _say_if_calibrated_on_few(self, obtained: Obtained, slot: Slot | None) -> None:
+        """Once (per model, and per cache entry): INT8 calibrated on too few of the script's samples."""
+        lazy = self.script_calibration
+        if lazy is None or self.story.calibration_note or obtained.meta.get("noted"):
+            return
+        stored = obtained.meta.get("calibration", {}).get("samples") if obtained.loaded else None
+        note = too_few_note(sample_count(lazy.batches) if stored is None else stored)
+        if note:
+            self.story.calibration_note = note
+            self._builder.note(slot, noted=True)
+            warn(f"coder: {self.recipe.label}: {note}", stacklevel=5)
 
     def _checked_call(self, runtime: _Runtime, tensors, args, kwargs):
         reference = self.original(*args, **kwargs)
-        _, expected = flatten_output(reference)
         try:
             produced = self._run(runtime.runner, tensors)
         except Exception as error:  # e.g. a graph that cannot take this batch size
-            self.fall_back(error_text(error), error=error)
+            self.fall_back(error_text(error), error=error, slot=runtime.slot)
             return reference
-        runtime.checks_left = max(0, runtime.checks_left - 1)
-        return runtime.output.rebuild(produced) if self._accept_or_fall_back(produced, expected) else reference
-
-    def _accept_or_fall_back(self, produced: list, expected: list[torch.Tensor]) -> bool:
-        """True when ``produced`` is within tolerance of ``expected``; otherwise fall back."""
-        got = [t if isinstance(t, torch.Tensor) else torch.from_numpy(t) for t in produced]
-        error = worst_error(got, expected)
-        tolerance = TOLERANCE[self.recipe.precision]
-        if error > tolerance:
-            self.fall_back(f"output differs from the original model (relative error {error:.3g} > {tolerance:g})",
-                           kind="drift")
-        return error <= tolerance
+        mismatch = difference(produced, reference, TOLERANCE[self.recipe.precision], runtime.output)
+        if mismatch is not None:
+            self.fall_back(mismatch, slot=runtime.slot, kind="drift")
+            return reference
+        runtime.passed(tensors)
+        return runtime.output.rebuild(produced)
 
     def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None,
-                  kind: str | None = None) -> None:
-        """Serve the original model from now on, after one warning naming ``reason``."""
+                  slot: Slot | None = None, kind: str | None = None) -> None:
+        """Serve the original model from now on, after one warning naming ``reason``; the cache
+        (``slot``) remembers it, with its ``kind`` (Fallback; building.Builder.remember)."""
         if self.fallback is not None:
             return
         missing = error.module if isinstance(error, MissingLibrary) else None
-        kind = kind or ("unsupported" if on_this_cpu else "missing-library" if missing else "error")
+        kind = kind or _kind_of(error, on_this_cpu, missing)
         self.fallback = Fallback(kind, reason, missing)
+        self.story.fallback_reason = reason
         self._runtimes.clear()
         if error is not None:
             debug(error)
+        self._builder.remember(slot, reason, kind)
         warn(not_used(self.recipe.label, reason, on_this_cpu), stacklevel=3)
+
+
+def _kind_of(error: BaseException | None, on_this_cpu: bool, missing: str | None) -> str:
+    if isinstance(error, Remembered):
+        return error.kind  # what an earlier run found
+    return "unsupported" if on_this_cpu else "missing-library" if missing else "error"

@@ -60,7 +60,7 @@ def test_a_crashing_script_fails_to_forward_with_its_error_line(tmp_path):
 @pytest.mark.slow
 def test_drift_the_runtime_checks_miss_is_reported(tmp_path):
     report = tmp_path / "auto.json"
-    coder_auto("--only", "nano_jit_fp32", "--calls", "3", "--json", str(report), script="gate.py")
+    coder_auto("--only", "nano_jit_fp32", "--calls", "3", "--json", str(report), script="stateful.py")
     results = results_by_method(report)
     assert results["original"]["status"] == "successful" and results["original"]["max_rel_err"] == 0
     assert results["nano_jit_fp32"]["status"] == "drift too large"

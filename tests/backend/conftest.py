@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from tests.backend.inputs import settle_batchnorm
+from tests.backend.inputs import images, settle_batchnorm
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,22 @@ def bert():
     config = transformers.BertConfig(vocab_size=200, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                      intermediate_size=128, max_position_embeddings=64)
     return transformers.BertModel(config).eval()
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """torchvision's Faster R-CNN (MobileNetV3 320 FPN, 3 classes, 10 boxes per image), called
+    on a list of images and returning a list of dicts. Random weights give every box nearly the
+    same score; the class scores are scaled up so that scores, and the boxes kept, differ."""
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
+
+    torch.manual_seed(0)
+    model = fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=3,
+                                                  box_detections_per_img=10)
+    settle_batchnorm(model.backbone, lambda seed: images(2, seed, (3, 320, 320)))
+    with torch.no_grad():
+        model.roi_heads.box_predictor.cls_score.weight.mul_(30)
+    return model.eval()
 
 
 @pytest.fixture

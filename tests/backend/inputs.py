@@ -7,8 +7,13 @@ import torch
 IMAGE = (3, 64, 64)  # small spatial size keeps conversions and calls quick
 
 
-def images(batch: int, seed: int) -> torch.Tensor:
-    return torch.rand((batch, *IMAGE), generator=torch.Generator().manual_seed(seed))
+def images(batch: int, seed: int, shape: tuple = IMAGE) -> torch.Tensor:
+    return torch.rand((batch, *shape), generator=torch.Generator().manual_seed(seed))
+
+
+def image_list(seed: int, count: int = 2) -> list[torch.Tensor]:
+    """What a detection model takes: a list of images (3 x 240 x 320 here)."""
+    return list(images(count, seed, (3, 240, 320)))
 
 
 def tokens(batch: int, seed: int, length: int = 12) -> dict:
@@ -16,7 +21,7 @@ def tokens(batch: int, seed: int, length: int = 12) -> dict:
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
 
-def settle_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+def settle_batchnorm(model: torch.nn.Module, inputs=lambda seed: images(8, seed)) -> torch.nn.Module:
     """Give BatchNorm real running statistics, so activations do not shrink layer by layer.
 
     A freshly initialised mobilenet_v3_small outputs ~1e-15 (BN in eval mode with mean 0 and
@@ -25,7 +30,7 @@ def settle_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
     model.train()
     with torch.no_grad():
         for seed in range(3):
-            model(images(8, 1000 + seed))
+            model(inputs(1000 + seed))
     return model.eval()
 
 

@@ -93,9 +93,9 @@ def build_plain(request):
     return FlatRunner(plain.eval())
 
 
-def accelerated(original: torch.nn.Module, build: str) -> AcceleratedModel:
+def accelerated(original: torch.nn.Module, build: str, never_slower: bool = True) -> AcceleratedModel:
     runtime = Runtime("scripted", ("torch",), torch_needs, {"fp32": f"tests.backend.test_never_slower:{build}"})
-    return AcceleratedModel(original.eval(), Recipe("scripted", Options(), (runtime,)), never_slower=True)
+    return AcceleratedModel(original.eval(), Recipe("scripted", Options(), (runtime,)), never_slower=never_slower)
 
 
 def test_a_slower_runtime_is_not_used_and_says_so_in_one_line(runtime_warnings):
@@ -120,3 +120,17 @@ def test_a_faster_runtime_is_kept(runtime_warnings):
         model(x)
     assert model.accelerated and model.speed.faster
     assert coder_warnings(runtime_warnings) == []
+
+
+def test_not_faster_is_remembered_while_the_rule_is_on(tmp_path, monkeypatch, runtime_warnings):
+    monkeypatch.setenv("CODER_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    original, x = torch.nn.Linear(4, 4), torch.rand(2, 4)
+    with torch.no_grad():
+        accelerated(original, "build_sleepy")(x)
+        again = accelerated(original, "build_sleepy")
+        again(x)
+        assert again.fallback_reason.startswith("not faster") and again.speed is None  # not timed again
+        unruled = accelerated(original, "build_sleepy", never_slower=False)
+        unruled(x)
+    assert unruled.accelerated  # never_slower off: the remembered timing does not apply

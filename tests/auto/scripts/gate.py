@@ -1,6 +1,6 @@
-"""A model whose branch depends on the data: a trace bakes in the branch of its first inputs.
-The inputs change sign at call SWITCH (default 4): after the runtime's own checks on the first
-two calls, so only -o auto's later checks see the drift; SWITCH=2 puts it inside them."""
+"""A model whose branch depends on the data: a trace bakes in the branch of its first inputs
+(with a TracerWarning, so the runtime checks its first 4 calls and then every power of two).
+The inputs change sign at call SWITCH (default 4), which those checks catch."""
 
 import sys
 
