@@ -21,6 +21,7 @@ from coder.backend.runtimes import Options
 from coder.backend.wrapper import AcceleratedModel
 
 METHODS = ("trace", "quantize")
+TRAINING_BEHAVIOUR = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
 
 
 def accelerate(method: str, model, **options):
@@ -83,7 +84,7 @@ def _accelerated(model, method: str, options: Options, **settings):
     if not isinstance(model, torch.nn.Module):
         warn(not_used(recipe.label, f"a {type(model).__name__} is not a torch.nn.Module"), stacklevel=4)
         return model
-    model.eval()
+    _to_eval_mode(model, recipe.label)
     accelerated = AcceleratedModel(model, recipe, **settings)
     accelerated.how = (method, {"accelerator": options.accelerator, "use_ipex": options.use_ipex,
                                 "channels_last": options.channels_last,
@@ -95,6 +96,16 @@ def _accelerated(model, method: str, options: Options, **settings):
     elif absent:
         accelerated.fall_back(str(MissingLibrary(absent[0])), error=MissingLibrary(absent[0]))
     return accelerated
+
+
+def _to_eval_mode(model: torch.nn.Module, label: str) -> None:
+    """Inference runs in eval mode; a model left in training mode behaves differently there
+    (dropout off, batch norm on running statistics), so the user hears of it once."""
+    if model.training and any(isinstance(module, TRAINING_BEHAVIOUR) for module in model.modules()):
+        warn(f"coder: {label}: the model was in training mode (dropout or batch norm active); "
+             f"coder runs it in eval mode, so outputs differ from the script's "
+             f"(call model.eval() in the script to compare)", stacklevel=5)
+    model.eval()
 
 
 def _build_now(accelerated, input_sample) -> None:

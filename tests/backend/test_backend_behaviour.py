@@ -223,3 +223,29 @@ def test_use_ipex_reaches_the_build(resnet18):
     model = InferenceOptimizer.trace(resnet18, use_ipex=True)
     call_many(model, [images(1, 0)])
     assert type(built_runner(model).flat.model.conv1) is not torch.nn.Conv2d  # IPEX's own module
+
+
+class DropoutHead(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear, self.dropout = torch.nn.Linear(8, 4), torch.nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.dropout(self.linear(x))
+
+
+def test_a_model_left_in_training_mode_is_run_in_eval_mode_with_one_warning(runtime_warnings):
+    model = DropoutHead()  # never model.eval(): dropout would zero half of the outputs
+    accelerated = InferenceOptimizer.trace(model, accelerator="jit")
+    x = torch.rand(2, 8)
+    outputs = call_many(accelerated, [x] * 3)
+    expected = model.linear(x)
+    assert all(torch.allclose(out, expected, atol=1e-5) for out in outputs)
+    [message] = coder_warnings(runtime_warnings)
+    assert "training mode" in message and "model.eval()" in message
+
+
+def test_a_model_in_training_mode_without_dropout_or_batch_norm_is_not_warned_about(runtime_warnings):
+    accelerated = InferenceOptimizer.trace(torch.nn.Linear(8, 4), accelerator="jit")
+    call_many(accelerated, [torch.rand(2, 8)] * 3)
+    assert coder_warnings(runtime_warnings) == []
