@@ -93,7 +93,7 @@ class AcceleratedModel(torch.nn.Module):
         self.recipe = recipe
         self.thread_num = thread_num
         self.calib_calls = calib_calls or calib_calls_default()
-        self.script_calibration = ScriptCalibration(self.calib_calls) if recipe.precision == "int8" else None
+        self.script_calibration = ScriptCalibration(self.calib_calls) if recipe.options.needs_calibration else None
         self.calibration = calibration or []
         self.never_slower = speed.enabled(never_slower)
         self.fallback: Fallback | None = None
@@ -138,7 +138,7 @@ class AcceleratedModel(torch.nn.Module):
     def warmup_calls(self) -> int:
         """Calls (with one input signature) before the runtime serves alone: the verified calls,
         and for INT8 calibrated on the script's calls, the calls up to a recalibration."""
-        lazy_int8 = self.recipe.precision == "int8" and self.script_calibration is not None
+        lazy_int8 = self.script_calibration is not None
         return VERIFY_CALLS + (self.calib_calls - 1 if lazy_int8 else 0)
 
     def forward(self, *args, **kwargs):
@@ -272,7 +272,7 @@ class AcceleratedModel(torch.nn.Module):
             if self._fingerprint is None:
                 self._fingerprint = fingerprint.model_fingerprint(self.original)
             calibrated = ()
-            if self.recipe.precision == "int8":
+            if self.recipe.options.needs_calibration:
                 calibrated = fingerprint.calibration_signature(self._given_calibration, self.script_calibration is None)
             key = fingerprint.entry_key(self.recipe, self._fingerprint, call, tensors, calibrated)
         except Exception as error:  # a model that cannot be fingerprinted is simply not cached
