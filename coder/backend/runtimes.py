@@ -88,6 +88,10 @@ class Runtime:
     # precision -> "module:function(folder, request)" giving the runner back from the files its
     # ``save(folder)`` wrote: the conversion cache (cache.py) stores these precisions
     loads: Mapping[str, str] = field(default_factory=dict)
+    # precision -> "module:function": a safer config, tried once under --max-drop when the
+    # default breaks it (wrapper.py); ``safer_config`` says what it changes
+    safer: Mapping[str, str] = field(default_factory=dict)
+    safer_config: str = ""
 
     def build_function(self, precision: str) -> Callable:
         return _named(self.builds[precision])
@@ -162,11 +166,14 @@ OPENVINO = Runtime("openvino", ("torch", "openvino"), graph_runtime_needs,
                    loads={"fp32": "coder.backend.openvino:load_fp32", "int8": "coder.backend.openvino:load_int8"})
 NNCF = Runtime("nncf", ("nncf",), graph_runtime_needs)  # quantizes for openvino's int8 build
 INC = Runtime("neural_compressor", ("torch", "neural_compressor"), inc_needs,
-              {"int8": "coder.backend.int8:build_inc"}, shapes="exact")
+              {"int8": "coder.backend.int8:build_inc"}, shapes="exact",
+              safer={"int8": "coder.backend.int8:build_safer"}, safer_config="PT2E with 7-bit activations")
 
 # not cacheable (no loads): quantizing takes well under a second (BERT-base: see docs/BACKEND.md),
 # and a dynamic-quantized module can only be stored whole (pickle, tied to the model's class)
-DYNAMIC_INT8 = Runtime("dynamic_int8", ("torch",), inc_needs, {"int8": "coder.backend.dynamic_int8:build"})
+DYNAMIC_INT8 = Runtime("dynamic_int8", ("torch",), inc_needs, {"int8": "coder.backend.dynamic_int8:build"},
+                       safer={"int8": "coder.backend.dynamic_int8:build_safer"},
+                       safer_config="first and last layers left in fp32")
 
 RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC, DYNAMIC_INT8)}
 
