@@ -141,8 +141,8 @@ def script_command(ctx: click.Context, transform, diff, emit, keep_existing, ins
     if not script:
         raise click.UsageError(f"-o {transform} needs a SCRIPT")
     if transform == "auto":
-        return run_auto(script, list(script_args), {**auto_options, "json": auto_json_file(json_out),
-                                                    "max_drop": max_drop})
+        with_drop = {"max_drop": max_drop} if max_drop is not None else {}
+        return run_auto(script, list(script_args), {**auto_options, "json": auto_json_file(json_out), **with_drop})
     refuse_auto_only_options(ctx)
     if max_drop is not None:  # the patched script's runtime reads it (coder/backend/accuracy.py)
         from coder.backend.accuracy import ENVIRONMENT
