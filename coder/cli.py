@@ -14,6 +14,7 @@ Adding another option: one ``click.option(...)`` in OPTIONS and its parameter in
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -32,11 +33,23 @@ examples:
   python -m coder -o nano_jit_bf16_ipex --emit patched.py script.py
   python -m coder -o nano_jit_bf16_ipex script.py --batch-size 8   (arguments after SCRIPT are the script's)
   python -m coder -o auto script.py
+  python -m coder -o nano_int8 --max-drop 0.01 script.py   (at most 1% less top-1 agreement with the original)
   python -m coder -o auto --calls 50 --json auto.json --apply script.py
   python -m coder --inspect script.py --json
   python -m coder cache list   (converted models kept for the next runs; cache clear empties it)"""
 
 SUBCOMMANDS = click.Group("commands", help="coder's commands other than running a script")
+
+
+def max_drop_value(ctx, param, value: str | None) -> float | None:
+    from coder.backend.accuracy import bad_max_drop
+
+    if value is None:
+        return None
+    problem = bad_max_drop(value)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--max-drop")
+    return float(value)
 
 
 def comma_separated(ctx, param, value: str | None) -> list[str] | None:
@@ -52,6 +65,11 @@ OPTIONS = (
     click.option("--inspect", "inspect_path", metavar="SCRIPT",
                  help="Show the models, ready points, inference sites and loaders of SCRIPT."),
     click.option("--list", "list_all", is_flag=True, help="List every transform and whether it can run here."),
+    click.option("--max-drop", metavar="DROP", callback=max_drop_value,
+                 help="The accuracy a transform may lose against the original model on the script's own inputs, "
+                      "0 to 1: top-1 agreement for classifier-like (2-D logits) outputs, relative error otherwise; "
+                      "a transform that loses more is not used (INT8 is re-tuned once first). "
+                      "E.g. -o nano_int8 --max-drop 0.01 script.py; with -o auto such rows are never the best."),
     click.option("--json", "json_out", is_flag=False, flag_value="", default=None, metavar="[FILE]",
                  help="With --inspect or --list: print JSON. With -o auto: write the results to FILE."),
 )
@@ -110,8 +128,8 @@ class ScriptCommand(click.Command):
 @click.argument("script", required=False)
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[ARGS]...")
 @click.pass_context
-def script_command(ctx: click.Context, transform, diff, emit, keep_existing, inspect_path, list_all, json_out,
-                   script, script_args, **auto_options) -> int:
+def script_command(ctx: click.Context, transform, diff, emit, keep_existing, inspect_path, list_all, max_drop,
+                   json_out, script, script_args, **auto_options) -> int:
     if list_all:
         print(list_transforms(as_json=json_out is not None))
         return 0
@@ -123,8 +141,12 @@ def script_command(ctx: click.Context, transform, diff, emit, keep_existing, ins
     if not script:
         raise click.UsageError(f"-o {transform} needs a SCRIPT")
     if transform == "auto":
-        return run_auto(script, list(script_args), {**auto_options, "json": auto_json_file(json_out)})
+        with_drop = {"max_drop": max_drop} if max_drop is not None else {}
+        return run_auto(script, list(script_args), {**auto_options, "json": auto_json_file(json_out), **with_drop})
     refuse_auto_only_options(ctx)
+    if max_drop is not None:  # the patched script's runtime reads it (coder/backend/accuracy.py)
+        from coder.backend.accuracy import ENVIRONMENT
+        os.environ[ENVIRONMENT] = repr(max_drop)
     from coder.commands import patch_script
     return patch_script(transform, script, list(script_args), diff=diff, emit=emit, keep_existing=keep_existing)
 

@@ -1,4 +1,4 @@
-"""The 20 named transforms, one declarative entry each (DESIGN.md section 4).
+"""The 20 named transforms and those beyond them, one declarative entry each (DESIGN.md section 4).
 
 Adding a transform is one entry here plus its golden files under fixtures/.
 """
@@ -47,4 +47,6 @@ CATALOG: tuple[Transform, ...] = (
               "trace", (("accelerator", "openvino"),)),
     Transform("nano_openvino_int8", "OpenVINO INT8 via NNCF post-training quantization",
               "quantize", (("precision", "int8"), ("accelerator", "openvino"))),
+    Transform("nano_int8_dynamic", "dynamic INT8 of Linear/LSTM layers (no calibration; torch quantize_dynamic)",
+              "quantize", (("precision", "int8"), ("approach", "dynamic"))),
 )

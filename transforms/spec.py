@@ -10,7 +10,7 @@ from coder.backend.libraries import install_hint, missing
 from coder.backend.runtimes import ACCELERATORS, Options, Verdict, libraries_for, verdict_for
 
 METHODS = ("trace", "quantize")
-ARGUMENTS = ("accelerator", "precision", "use_ipex", "channels_last")
+ARGUMENTS = ("accelerator", "precision", "use_ipex", "channels_last", "approach")
 PRECISIONS = ("int8", "bf16")
 
 
@@ -40,7 +40,8 @@ class Transform:
     def options(self) -> Options:
         kwargs = self.kwargs
         return Options(kwargs.get("accelerator"), kwargs.get("precision", "fp32"),
-                       bool(kwargs.get("use_ipex")), bool(kwargs.get("channels_last")))
+                       bool(kwargs.get("use_ipex")), bool(kwargs.get("channels_last")),
+                       kwargs.get("approach", "static"))
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -54,6 +55,11 @@ class Transform:
     @property
     def is_int8(self) -> bool:
         return self.kwargs.get("precision") == "int8"
+
+    @property
+    def needs_calibration(self) -> bool:
+        """Static INT8: the engine passes a loader in reach as calib_data (dynamic INT8 needs none)."""
+        return self.options.needs_calibration
 
     def call_source(self, model: str, **extra: str) -> str:
         """Python source of the optimizer call; ``extra`` values are source text."""

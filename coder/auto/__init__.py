@@ -56,13 +56,15 @@ class Settings:
         self.verbose = bool(options.get("verbose"))
         self.apply = bool(options.get("apply"))
         self.emit_best = options.get("emit_best")
+        self.max_drop = options.get("max_drop")
         self.threads = os.environ.get("OMP_NUM_THREADS") or str(usable_cpus())
 
     def about(self) -> dict:
         return report.context(self.script, self.script_args, self.threads, self.calls, self.budget)
 
     def trial(self, method: str, workdir: Path) -> trial.Trial:
-        return trial.Trial(method, self.script, self.script_args, workdir, self.calls, self.budget, self.threads)
+        return trial.Trial(method, self.script, self.script_args, workdir, self.calls, self.budget, self.threads,
+                           self.max_drop)
 
 
 def usable_cpus() -> int:

@@ -22,6 +22,7 @@ from rich.text import Text
 from coder.auto.result import ORIGINAL, Result, Status, best
 
 STATUS_STYLES = {Status.SUCCESSFUL: "green", Status.SLOWER: "yellow", Status.DRIFT_TOO_LARGE: "magenta",
+                 Status.OVER_MAX_DROP: "magenta",
                  Status.FAIL_TO_CONVERT: "red", Status.TIMEOUT: "red", Status.FAIL_TO_FORWARD: "red",
                  Status.NO_MODEL_CALL: "red"}
 TIE_MARK = "≈"

@@ -22,6 +22,7 @@ class Status(str, enum.Enum):
     SUCCESSFUL = "successful"
     SLOWER = "slower than the original here"
     DRIFT_TOO_LARGE = "drift too large"
+    OVER_MAX_DROP = "over --max-drop"
     FAIL_TO_CONVERT = "fail to convert"
     TIMEOUT = "timeout"
     FAIL_TO_FORWARD = "fail to forward"
@@ -38,7 +39,7 @@ class Status(str, enum.Enum):
 # the runtime's fallback kinds (coder.backend.wrapper.Fallback) and the status each gives
 FALLBACK_STATUS = {"unsupported": Status.UNSUPPORTED, "missing-library": Status.LACK_DEPENDENCY,
                    "drift": Status.DRIFT_TOO_LARGE, "metric": Status.DRIFT_TOO_LARGE, "slower": Status.SLOWER,
-                   "error": Status.FAIL_TO_CONVERT}
+                   "error": Status.FAIL_TO_CONVERT, "max-drop": Status.OVER_MAX_DROP}
 
 
 @dataclass

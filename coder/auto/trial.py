@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coder.auto.result import FALLBACK_STATUS, Result, Status
+from coder.backend.accuracy import ENVIRONMENT
 
 POLL_SECONDS = 0.25
 ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
@@ -31,6 +32,7 @@ class Trial:
     calls: int
     seconds: float
     threads: str
+    max_drop: float | None = None  # --max-drop: the runtime's criterion, and this run's status
 
     @property
     def record_path(self) -> Path:
@@ -44,6 +46,8 @@ class Trial:
         env.update(CODER_RECORD=str(self.record_path), CODER_RECORD_CALLS=str(self.calls),
                    CODER_RECORD_SECONDS=str(self.seconds), OMP_NUM_THREADS=self.threads,
                    MKL_NUM_THREADS=self.threads)
+        if self.max_drop is not None:
+            env[ENVIRONMENT] = repr(self.max_drop)
         return env
 
     def output(self, stream: str) -> str:
@@ -148,10 +152,24 @@ def status_of(trial: Trial, returncode, result: Result, timed_out: bool) -> tupl
         return Status.FAIL_TO_FORWARD, f"replaying the script's calls: {replay_error}"
     if not result.ran:
         return Status.NO_MODEL_CALL, "the script ended without calling a model"
+    if trial.max_drop is not None:
+        broken = next((why for m in result.models if (why := over_max_drop(m, trial.max_drop))), None)
+        return (Status.OVER_MAX_DROP, broken) if broken else (Status.SUCCESSFUL, None)
     drifted = [m for m in result.models if (m.get("max_rel_err") or 0) > m["tolerance"]]
     if drifted:
         return Status.DRIFT_TOO_LARGE, f"max rel err {drifted[0]['max_rel_err']:.2g} > {drifted[0]['tolerance']:g}"
     return Status.SUCCESSFUL, None
+
+
+def over_max_drop(model: dict, limit: float) -> str | None:
+    """The recorder's replayed calls against --max-drop: top-1 agreement when the output is
+    classifier-like, else the relative error (the runtime's criterion, accuracy.py)."""
+    top1, error = model.get("top1_agreement"), model.get("max_rel_err")
+    if top1 is not None:
+        return f"top-1 agreement {top1:.3g}, a drop of {1 - top1:.3g} > {limit:g}" if 1 - top1 > limit else None
+    if error is not None and error > limit:
+        return f"max rel err {error:.2g} > {limit:g}"
+    return None
 
 
 def fallback_status(model: dict) -> tuple[Status, str]:
@@ -159,7 +177,7 @@ def fallback_status(model: dict) -> tuple[Status, str]:
     status = FALLBACK_STATUS.get(model.get("fallback_kind"), Status.FAIL_TO_CONVERT)
     if status == Status.LACK_DEPENDENCY:
         return status, model["fallback_module"]
-    if status in (Status.DRIFT_TOO_LARGE, Status.SLOWER):
+    if status in (Status.DRIFT_TOO_LARGE, Status.OVER_MAX_DROP, Status.SLOWER):
         return status, f"runtime check: {model['fallback']}"
     return status, model["fallback"]
 

@@ -46,12 +46,10 @@ def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels
              calib_data=None, metric=None, accuracy_criterion=None, approach="static",
              max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
              never_slower=None, **_nano_only):
-    if approach != "static":
-        raise ValueError(f"approach must be 'static' (post-training static quantization), not {approach!r}")
-    options = Options(accelerator, precision, use_ipex, channels_last)
+    options = Options(accelerator, precision, use_ipex, channels_last, approach)
     items = list(islice(iter(calib_data), MAX_CALIB_BATCHES)) if calib_data is not None else []
     calls = calls_from(items)  # read once: calib_data may be a one-shot generator
-    calibration = flat_batches(calls) or None
+    calibration = (flat_batches(calls) or None) if approach == "static" else None  # dynamic: not needed
     if input_sample is None and calls and precision == "int8":
         input_sample = calls[0]
     calib_calls = calib_calls or (len(calibration) if calibration else None)
@@ -73,7 +71,8 @@ def label_of(method: str, options: Options) -> str:
     named = transforms.name_for(method, options)
     if named:
         return named
-    parts = [options.accelerator or "eager", options.precision, "ipex" if options.use_ipex else "",
+    parts = [options.accelerator or "eager", options.precision, "dynamic" if options.approach == "dynamic" else "",
+             "ipex" if options.use_ipex else "",
              "channels_last" if options.channels_last else ""]
     return "+".join(part for part in parts if part)
 
@@ -88,7 +87,8 @@ def _accelerated(model, method: str, options: Options, **settings):
     accelerated = AcceleratedModel(model, recipe, **settings)
     accelerated.how = (method, {"accelerator": options.accelerator, "use_ipex": options.use_ipex,
                                 "channels_last": options.channels_last,
-                                **({"precision": options.precision} if method == "quantize" else {})})
+                                **({"precision": options.precision} if method == "quantize" else {}),
+                                **({"approach": options.approach} if options.approach != "static" else {})})
     verdict = recipe.verdict(this_cpu())
     absent = missing(recipe.requires)
     if verdict.kind == "unsupported":

@@ -95,7 +95,9 @@ def calibration_signature(calibration: list[list[torch.Tensor]], given: bool) ->
 
 
 def entry_key(recipe: Recipe, fingerprint: str, call: CallSpec, tensors: list[torch.Tensor],
-              calibration: tuple) -> str:
+              calibration: tuple, criterion=None) -> str:
+    """``criterion``: --max-drop's (accuracy.MaxDrop); what failed under one may pass under another."""
     cpu = this_cpu()
+    extra = (repr(criterion),) if criterion is not None else ()
     return digest(recipe.label, recipe.options, fingerprint, recipe.key(call, tensors), calibration,
-                  sorted(library_versions(recipe).items()), cpu.capability, sorted(cpu.features))
+                  sorted(library_versions(recipe).items()), cpu.capability, sorted(cpu.features), *extra)

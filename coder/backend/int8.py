@@ -141,6 +141,13 @@ def _build_with_pt2e(request: BuildRequest, quantization) -> QuantizedRunner:
     return QuantizedRunner(quantization.convert(prepared), compiled=True)
 
 
+def build_safer(request: BuildRequest) -> QuantizedRunner:
+    """``--max-drop``'s re-tune: PT2E with 7-bit activations, where the default is INC's 8-bit."""
+    if not this_cpu().vnni:
+        raise NotConvertible("the default here is already PT2E with 7-bit activations")
+    return build_reduced_range(request)
+
+
 def build_reduced_range(request: BuildRequest) -> QuantizedRunner:
     """PT2E with 7-bit activations, for CPUs whose INT8 dot products saturate (no VNNI)."""
     batches = rebatch(request.calibration or [request.sample], request.sample)

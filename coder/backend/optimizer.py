@@ -26,7 +26,8 @@ class InferenceOptimizer:
                  calib_data=None, metric=None, accuracy_criterion=None, approach="static",
                  max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
                  never_slower=None, **_nano_only):
-        """BF16 or static INT8. ``max_trials``/``timeout`` (and other BigDL-Nano keywords) are
+        """BF16, static INT8, or dynamic INT8 (``approach="dynamic"``: Linear/LSTM weights INT8,
+        activations quantized on every call, no calibration). ``max_trials``/``timeout`` (and other BigDL-Nano keywords) are
         accepted so Nano code runs; coder builds one configuration per call and does not tune."""
         return accelerate.quantize(model, precision, accelerator, use_ipex, channels_last, calib_data, metric,
                                    accuracy_criterion, approach, max_trials, timeout, input_sample,

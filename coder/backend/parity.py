@@ -34,11 +34,12 @@ def worst_error(accelerated: list[torch.Tensor], original: list[torch.Tensor]) -
     return max((relative_error(a, o) for a, o in zip(accelerated, original)), default=0.0)
 
 
-def difference(produced: list, reference, tolerance: float, spec=None) -> str | None:
+def difference(produced: list, reference, tolerance: float, spec=None, criterion=None) -> str | None:
     """Why ``produced`` (a runtime's flat outputs) cannot stand for ``reference`` (the original
     model's output on the same call), or None when it can. ``spec``: the output structure the
     runtime was built for; the reference must still have it: same types, keys and lengths,
-    same dtypes. Then every tensor must have its shape and be within ``tolerance``."""
+    same dtypes. Then every tensor must have its shape and be within ``tolerance``, or meet
+    ``criterion`` (``--max-drop``: accuracy.MaxDrop) instead when one is given."""
     from coder.backend.flat import NotConvertible, flatten_output
 
     try:
@@ -50,14 +51,17 @@ def difference(produced: list, reference, tolerance: float, spec=None) -> str | 
                 f"gives {outline(reference_spec.treespec)})")
     if len(produced) != len(expected):
         return f"output has {len(produced)} tensors where the original's has {len(expected)}"
-    return _value_difference([_as_tensor(t) for t in produced], expected, reference, tolerance)
+    return _value_difference([_as_tensor(t) for t in produced], expected, reference, tolerance, criterion)
 
 
-def _value_difference(got: list[torch.Tensor], expected: list[torch.Tensor], reference, tolerance: float) -> str | None:
+def _value_difference(got: list[torch.Tensor], expected: list[torch.Tensor], reference, tolerance: float,
+                      criterion=None) -> str | None:
     paths = _leaf_paths(reference)
     for path, a, o in zip(paths, got, expected):
         if a.shape != o.shape:
             return f"output{path} has shape {list(a.shape)} where the original's has {list(o.shape)}"
+    if criterion is not None:
+        return criterion.judge(got, expected, paths)
     errors = [relative_error(a, o) for a, o in zip(got, expected)]
     worst = max(range(len(errors)), key=errors.__getitem__, default=None)
     if worst is None or errors[worst] <= tolerance:

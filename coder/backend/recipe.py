@@ -3,6 +3,7 @@ the call's options), and what a build receives."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -77,6 +78,14 @@ class Recipe:
     def cacheable(self) -> bool:
         """Its runners can be saved to files and loaded back (the conversion cache)."""
         return self.precision in self.runtimes[0].loads
+
+    def safer(self) -> Recipe | None:
+        """The same runtime in its safer config (``--max-drop`` re-tunes with it), if it has one."""
+        first = self.runtimes[0]
+        if self.precision not in first.safer:
+            return None
+        runtime = dataclasses.replace(first, builds=first.safer, loads={}, safer={})
+        return Recipe(f"{self.label} ({first.safer_config})", self.options, (runtime, *self.runtimes[1:]))
 
     def load(self, folder, request: BuildRequest) -> Runner:
         return self.runtimes[0].load_function(self.precision)(folder, request)

@@ -17,6 +17,7 @@ from coder.backend.cpu import Cpu
 VERDICTS = ("native", "emulated", "unsupported")  # from best to worst
 ACCELERATORS = (None, "jit", "onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
+APPROACHES = ("static", "dynamic")  # INT8: calibrated activation ranges, or ranges taken on every call
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ class Options:
     precision: str = "fp32"
     use_ipex: bool = False
     channels_last: bool = False
+    approach: str = "static"
 
     def __post_init__(self) -> None:
+        _check_approach(self)
         if self.accelerator not in ACCELERATORS:
             raise ValueError(f"accelerator must be one of {ACCELERATORS}, not {self.accelerator!r}")
         if self.precision not in PRECISIONS:
@@ -57,6 +60,21 @@ class Options:
         if self.precision == "bf16" and graph:
             raise ValueError(f"precision='bf16' is available with accelerator None or 'jit', "
                              f"not {self.accelerator!r}")
+
+
+    @property
+    def needs_calibration(self) -> bool:
+        """Static INT8 takes its activation ranges from calibration data (or the first calls)."""
+        return self.precision == "int8" and self.approach == "static"
+
+
+def _check_approach(options: Options) -> None:
+    if options.approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {APPROACHES}, not {options.approach!r}")
+    if options.approach == "dynamic" and (options.precision != "int8" or options.accelerator is not None
+                                          or options.use_ipex or options.channels_last):
+        raise ValueError("approach='dynamic' is INT8 of the eager model: precision='int8', "
+                         "without accelerator, use_ipex or channels_last")
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,10 @@ class Runtime:
     # precision -> "module:function(folder, request)" giving the runner back from the files its
     # ``save(folder)`` wrote: the conversion cache (cache.py) stores these precisions
     loads: Mapping[str, str] = field(default_factory=dict)
+    # precision -> "module:function": a safer config, tried once under --max-drop when the
+    # default breaks it (wrapper.py); ``safer_config`` says what it changes
+    safer: Mapping[str, str] = field(default_factory=dict)
+    safer_config: str = ""
 
     def build_function(self, precision: str) -> Callable:
         return _named(self.builds[precision])
@@ -144,13 +166,22 @@ OPENVINO = Runtime("openvino", ("torch", "openvino"), graph_runtime_needs,
                    loads={"fp32": "coder.backend.openvino:load_fp32", "int8": "coder.backend.openvino:load_int8"})
 NNCF = Runtime("nncf", ("nncf",), graph_runtime_needs)  # quantizes for openvino's int8 build
 INC = Runtime("neural_compressor", ("torch", "neural_compressor"), inc_needs,
-              {"int8": "coder.backend.int8:build_inc"}, shapes="exact")
+              {"int8": "coder.backend.int8:build_inc"}, shapes="exact",
+              safer={"int8": "coder.backend.int8:build_safer"}, safer_config="PT2E with 7-bit activations")
 
-RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC)}
+# not cacheable (no loads): quantizing takes well under a second (BERT-base: see docs/BACKEND.md),
+# and a dynamic-quantized module can only be stored whole (pickle, tied to the model's class)
+DYNAMIC_INT8 = Runtime("dynamic_int8", ("torch",), inc_needs, {"int8": "coder.backend.dynamic_int8:build"},
+                       safer={"int8": "coder.backend.dynamic_int8:build_safer"},
+                       safer_config="first and last layers left in fp32")
+
+RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC, DYNAMIC_INT8)}
 
 
 def runtimes_for(options: Options) -> tuple[Runtime, ...]:
     """The runtimes a call uses, the one that builds first."""
+    if options.approach == "dynamic":
+        return (DYNAMIC_INT8,)
     if options.accelerator == "onnxruntime":
         return (ONNXRUNTIME,)
     if options.accelerator == "openvino":

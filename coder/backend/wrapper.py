@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from coder.backend import report, speed
+from coder.backend import accuracy, report, speed
 from coder.backend.budget import budget_for
 from coder.backend.building import Builder, Obtained, Remembered, Slot, reason_for
 from coder.backend.cache import entry as cache_entry
@@ -70,7 +70,8 @@ class _Runtime:
 @dataclass(frozen=True)
 class Fallback:
     """Why the original model serves: ``kind`` is unsupported (this CPU), missing-library
-    (``module`` is not installed), drift or metric (the output check), slower (never slower)
+    (``module`` is not installed), drift, max-drop (``--max-drop``) or metric (the output
+    check), slower (never slower)
     or error (the conversion or the runtime raised)."""
 
     kind: str
@@ -93,9 +94,11 @@ class AcceleratedModel(torch.nn.Module):
         self.recipe = recipe
         self.thread_num = thread_num
         self.calib_calls = calib_calls or calib_calls_default()
-        self.script_calibration = ScriptCalibration(self.calib_calls) if recipe.precision == "int8" else None
+        self.script_calibration = ScriptCalibration(self.calib_calls) if recipe.options.needs_calibration else None
         self.calibration = calibration or []
         self.never_slower = speed.enabled(never_slower)
+        self.criterion = accuracy.criterion()  # --max-drop, else the precision's tolerance
+        self._retune_failure = ""  # what the safer config measured, when it broke --max-drop too
         self.fallback: Fallback | None = None
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self.story = report.Story(recipe.label)  # what the closing line says about this model
@@ -138,7 +141,7 @@ class AcceleratedModel(torch.nn.Module):
     def warmup_calls(self) -> int:
         """Calls (with one input signature) before the runtime serves alone: the verified calls,
         and for INT8 calibrated on the script's calls, the calls up to a recalibration."""
-        lazy_int8 = self.recipe.precision == "int8" and self.script_calibration is not None
+        lazy_int8 = self.script_calibration is not None
         return VERIFY_CALLS + (self.calib_calls - 1 if lazy_int8 else 0)
 
     def forward(self, *args, **kwargs):
@@ -187,6 +190,8 @@ class AcceleratedModel(torch.nn.Module):
             request = self._request(call, tensors)
             obtained = self._builder.obtain(request, None if replacing else slot,
                                             budget_for(original_seconds, self.never_slower))
+            if replacing is None:
+                obtained = self._retuned(obtained, request, reference, original_seconds)
         except Exception as error:  # any conversion failure must leave the user's script running
             self._failed_to_obtain(error, original_seconds, replacing)
             return reference
@@ -225,7 +230,9 @@ class AcceleratedModel(torch.nn.Module):
     def _trusted(self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs,
                  replacing: _Runtime | None) -> bool:
         """Parity on this call, then never slower; a failed recalibration keeps the old runtime."""
-        mismatch, kind = difference(obtained.produced, reference, TOLERANCE[self.recipe.precision]), "drift"
+        mismatch, kind = self._mismatch(obtained.produced, reference), self._drift_kind
+        if mismatch is not None:
+            mismatch += self._retune_failure
         if mismatch is None and self.never_slower:
             mismatch, kind = self._slower_than_original(runtime, obtained, tensors, args, kwargs), "slower"
         if mismatch is None:
@@ -233,6 +240,33 @@ class AcceleratedModel(torch.nn.Module):
         if replacing is None:
             self.fall_back(mismatch, slot=runtime.slot, kind=kind)
         return False
+
+    @property
+    def _drift_kind(self) -> str:
+        return "drift" if self.criterion is None else "max-drop"
+
+    def _mismatch(self, produced: list, reference, spec=None) -> str | None:
+        return difference(produced, reference, TOLERANCE[self.recipe.precision], spec, self.criterion)
+
+    def _retuned(self, obtained: Obtained, request: BuildRequest, reference, original_seconds: float) -> Obtained:
+        """Under --max-drop, a runtime that breaks it on this call is built once more in its
+        recipe's safer config (not cached); that one serves if it meets the criterion."""
+        safer = self.recipe.safer() if self.criterion is not None else None
+        first = self._mismatch(obtained.produced, reference) if safer is not None else None
+        if first is None:
+            return obtained
+        try:
+            retuned = Builder(safer, self.never_slower).obtain(request, None, budget_for(original_seconds, self.never_slower))
+        except Exception as error:  # the default's own measurement then decides
+            debug(error)
+            return obtained
+        second = self._mismatch(retuned.produced, reference)
+        if second is not None:
+            self._retune_failure = f"; re-tuned ({safer.runtimes[0].safer_config}): {second}"
+            return obtained
+        warn(f"coder: {self.recipe.label}: re-tuned for --max-drop {self.criterion.limit:g}, "
+             f"{safer.runtimes[0].safer_config} (the default config: {first})", stacklevel=5)
+        return retuned
 
     def _slower_than_original(self, runtime: _Runtime, obtained: Obtained, tensors, args, kwargs) -> str | None:
         """Why the runtime is not used (not faster than the original on this call), or None. The
@@ -272,9 +306,9 @@ class AcceleratedModel(torch.nn.Module):
             if self._fingerprint is None:
                 self._fingerprint = fingerprint.model_fingerprint(self.original)
             calibrated = ()
-            if self.recipe.precision == "int8":
+            if self.recipe.options.needs_calibration:
                 calibrated = fingerprint.calibration_signature(self._given_calibration, self.script_calibration is None)
-            key = fingerprint.entry_key(self.recipe, self._fingerprint, call, tensors, calibrated)
+            key = fingerprint.entry_key(self.recipe, self._fingerprint, call, tensors, calibrated, self.criterion)
         except Exception as error:  # a model that cannot be fingerprinted is simply not cached
             debug(error)
             return None
@@ -315,9 +349,9 @@ class AcceleratedModel(torch.nn.Module):
         except Exception as error:  # e.g. a graph that cannot take this batch size
             self.fall_back(error_text(error), error=error, slot=runtime.slot)
             return reference
-        mismatch = difference(produced, reference, TOLERANCE[self.recipe.precision], runtime.output)
+        mismatch = self._mismatch(produced, reference, runtime.output)
         if mismatch is not None:
-            self.fall_back(mismatch, slot=runtime.slot, kind="drift")
+            self.fall_back(mismatch, slot=runtime.slot, kind=self._drift_kind)
             return reference
         runtime.passed(tensors)
         return runtime.output.rebuild(produced)

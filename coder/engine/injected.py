@@ -46,12 +46,13 @@ def optimizer_call_for(transform: str | transforms.Transform | OptimizerCall) ->
     if transform == BASELINE:
         return OptimizerCall(BASELINE, lambda model, loader: f"{OPTIMIZER}.trace({model})", traces_graph=False)
     entry = transforms.get(transform) if isinstance(transform, str) else transform
-    return OptimizerCall(entry.name, lambda model, loader: _call_source(entry, model, loader), entry.is_int8,
-                         entry.is_int8 or entry.kwargs.get("accelerator") is not None)
+    calibrates = entry.needs_calibration
+    return OptimizerCall(entry.name, lambda model, loader: _call_source(entry, model, loader), calibrates,
+                         calibrates or entry.kwargs.get("accelerator") is not None)
 
 
 def _call_source(entry: transforms.Transform, model: str, loader: str | None) -> str:
-    return entry.call_source(model, calib_data=loader) if entry.is_int8 and loader else entry.call_source(model)
+    return entry.call_source(model, calib_data=loader) if entry.needs_calibration and loader else entry.call_source(model)
 
 
 def context_call(targets: list[str]) -> cst.Call:

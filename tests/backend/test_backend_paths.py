@@ -74,7 +74,7 @@ def assert_runs_like_original(entry, model, make_inputs, runtime_warnings):
         got_leaves, want_leaves = pytree.tree_leaves(got), pytree.tree_leaves(want)
         assert all(leaf.dtype == torch.float32 for leaf in got_leaves)
         assert worst_error(got_leaves, want_leaves) <= TOLERANCE[precision_of(entry)]
-    notes = [f"coder: {entry.name}: {too_few_note(1)}"] if entry.is_int8 else []
+    notes = [f"coder: {entry.name}: {too_few_note(1)}"] if entry.needs_calibration else []
     assert coder_warnings(runtime_warnings) == notes
     assert accelerated.accelerated
 
