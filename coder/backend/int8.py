@@ -161,7 +161,7 @@ def _autotuned(request: BuildRequest, quantization, model, calibrate, example, r
     quantized = quantization.autotune(model, tune_config, eval_fn=evaluate, run_fn=calibrate,
                                       example_inputs=example)
     if quantized is None or not tuning.last_met():
-        raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trials")
+        raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trial(s)")
     return quantized
 
 

@@ -145,7 +145,7 @@ def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
         drop_type=nncf.DropType.RELATIVE if tuning.criterion.kind == "relative" else nncf.DropType.ABSOLUTE,
         subset_size=len(request.calibration or [request.sample]), advanced_accuracy_restorer_parameters=parameters)
     if not tuning.last_met():
-        raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trials")
+        raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trial(s)")
     return quantized
 
 

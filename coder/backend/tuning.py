@@ -164,10 +164,10 @@ class Tuning:
         if trial.met:
             return True
         if self.planned is not None and trial.number >= self.planned:
-            raise self.fail(f"after {trial.number} trial{'s' if trial.number > 1 else ''}"
+            raise self.fail(f"after {_trials(trial.number)}"
                             + (f" (max_trials={self.max_trials})" if self.max_trials == trial.number else ""))
         if self.timeout is not None and time.monotonic() - self.started >= self.timeout:
-            raise self.fail(f"stopped by timeout={self.timeout:g} s after {trial.number} trials")
+            raise self.fail(f"stopped by timeout={self.timeout:g} s after {_trials(trial.number)}")
         return False
 
     def fail(self, why: str) -> AccuracyNotMet:
@@ -179,6 +179,10 @@ class Tuning:
 
     def last_met(self) -> bool:
         return bool(self.trials) and self.trials[-1].met
+
+
+def _trials(count: int) -> str:
+    return f"{count} trial{'s' if count != 1 else ''}"
 
 
 def exclusion_ladder(names: list[str], limit: int | None = None) -> list[tuple[str, list[str]]]:
@@ -204,7 +208,7 @@ def search(tuning: Tuning, original, candidates: list[tuple[str, Callable]], run
         runner = build()
         if tuning.record(config, tuning.evaluate(run_of(runner))):
             return runner
-    raise tuning.fail(f"after {len(candidates)} trials")
+    raise tuning.fail(f"after {_trials(len(candidates))}")
 
 
 def output_spec(request):
