@@ -192,7 +192,8 @@ def exclusion_ladder(names: list[str], limit: int | None = None) -> list[tuple[s
         if k and 2 * k >= len(names):
             break
         excluded = names[:k] + names[len(names) - k:] if k else []
-        rungs.append(("all layers INT8" if not k else "fp32: " + ", ".join(excluded), excluded))
+        shown = [name.removeprefix("model.") for name in excluded]  # FlatModule's prefix
+        rungs.append(("all layers INT8" if not k else "fp32: " + ", ".join(shown), excluded))
     return rungs[:limit] if limit else rungs
 
 
