@@ -45,7 +45,7 @@ def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sa
 def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
              calib_data=None, metric=None, accuracy_criterion=None, approach="static",
              max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
-             never_slower=None, **_nano_only):
+             never_slower=None, fp32_layers=None, **_nano_only):
     if approach != "static":
         raise ValueError(f"approach must be 'static' (post-training static quantization), not {approach!r}")
     options = Options(accelerator, precision, use_ipex, channels_last)
@@ -55,11 +55,13 @@ def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels
     if input_sample is None and calls and precision == "int8":
         input_sample = calls[0]
     calib_calls = calib_calls or (len(calibration) if calibration else None)
-    tuning = _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options)
+    tuning = _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options, fp32_layers)
     accelerated = _accelerated(model, "quantize", options, thread_num=thread_num, never_slower=never_slower,
                                calibration=calibration, calib_calls=calib_calls, tuning=tuning)
     if input_sample is not None:
         _build_tuned(accelerated, input_sample, tuning) if tuning else _build_now(accelerated, input_sample)
+    if tuning is not None and tuning.chosen is not None and isinstance(accelerated, AcceleratedModel):
+        accelerated.how[1]["fp32_layers"] = list(tuning.chosen)  # what save/load replays
     if metric is not None and tuning is None and isinstance(accelerated, AcceleratedModel):
         from coder.backend.metric import check_metric
 
@@ -67,13 +69,16 @@ def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels
     return recording.wrap(accelerated, model)
 
 
-def _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options):
-    """The accuracy-controlled search an INT8 call with a metric asks for (None without one)."""
+def _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options, fp32_layers=None):
+    """The accuracy-controlled search an INT8 call with a metric asks for; with ``fp32_layers``
+    (what a search chose, replayed by ``load``), that config without searching; else None."""
     from coder.backend import tuning
 
     criterion = tuning.Criterion.of(accuracy_criterion) if metric is not None else None
-    if metric is None or precision != "int8":
+    if precision != "int8":
         return None
+    if metric is None:
+        return tuning.Tuning.fixed(fp32_layers) if fp32_layers is not None else None
     labelled = [item for item in items if isinstance(item, (tuple, list)) and len(item) > 1]
     if not labelled:
         raise ValueError("metric needs calib_data yielding (x, y) pairs: the metric compares the outputs with y")

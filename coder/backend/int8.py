@@ -147,9 +147,11 @@ def _autotuned(request: BuildRequest, quantization, model, calibrate, example, r
     configs = [_config_without(quantization, excluded) for _, excluded in rungs]
     tuning.start(request.model, len(rungs))
 
+    scored = []
+
     def evaluate(module) -> float:
-        if not hasattr(evaluate, "baseline_seen"):  # INC scores the fp32 model first
-            evaluate.baseline_seen = True
+        scored.append(module)
+        if len(scored) == 1:  # INC scores the fp32 model first: tuning.start scored the original
             return 1.0
         config, excluded = rungs[len(tuning.trials)]
         if not tuning.record(config, tuning.evaluate(run_of(module))):
@@ -166,7 +168,7 @@ def _autotuned(request: BuildRequest, quantization, model, calibrate, example, r
 
 
 def _searching(request: BuildRequest) -> bool:
-    return request.tuning is not None and request.tuning.chosen is None
+    return request.tuning is not None and request.tuning.searching
 
 
 def _config(request: BuildRequest, quantization):

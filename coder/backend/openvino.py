@@ -108,7 +108,7 @@ def build_int8(request: BuildRequest) -> OpenVinoRunner:
     nncf = load("nncf")
     batches = [_numpy(batch) for batch in (request.calibration or [request.sample])]
     dataset = nncf.Dataset(batches, lambda batch: tuple(batch))
-    if request.tuning is not None:
+    if request.tuning is not None and request.tuning.searching:  # NNCF's choice is not replayed (load)
         return OpenVinoRunner(_accuracy_controlled(nncf, convert(request), dataset, request), request, fp32=False)
     quantized = nncf.quantize(convert(request), dataset, subset_size=len(batches))
     return OpenVinoRunner(quantized, request, fp32=False)

@@ -130,6 +130,17 @@ class Tuning:
                                          or not self.timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
 
+    @classmethod
+    def fixed(cls, fp32_layers) -> Tuning:
+        """No search: the config that keeps ``fp32_layers`` in fp32 (a search's choice, replayed)."""
+        if not isinstance(fp32_layers, (list, tuple)) or not all(isinstance(n, str) for n in fp32_layers):
+            raise ValueError(f"fp32_layers must be a list of layer names, not {fp32_layers!r}")
+        return cls(None, None, [], [], chosen=list(fp32_layers))
+
+    @property
+    def searching(self) -> bool:
+        return self.chosen is None
+
     def evaluate(self, run: Callable, indices: list[int] | None = None) -> float:
         """The metric of ``run(args, kwargs) -> output`` over the labelled calls (or those at ``indices``)."""
         import torch

@@ -197,3 +197,14 @@ def test_criterion_drops():
     assert relative.drop(0.8, 0.76) == pytest.approx(0.05) and relative.met(0.8, 0.76)
     lower = Criterion.of({"absolute": 0.5, "higher_is_better": False})
     assert lower.drop(2.0, 2.4) == pytest.approx(0.4) and not lower.met(2.0, 2.6) and lower.met(2.0, 1.0)
+
+
+def test_save_and_load_replay_the_config_the_search_chose(net, labelled, tmp_path, capfd):
+    model = InferenceOptimizer.quantize(net, precision="int8", accelerator="onnxruntime", calib_data=labelled,
+                                        metric=top1, accuracy_criterion=TIGHT)
+    assert model.how[1]["fp32_layers"] == ["/model/conv1/Conv", "/model/fc/Gemm"]
+    InferenceOptimizer.save(model, tmp_path / "tuned")
+    loaded = InferenceOptimizer.load(tmp_path / "tuned")
+    with torch.no_grad():
+        assert all(top1(loaded(x), y) == 1.0 for x, y in labelled)  # all-INT8 scores about 0.5
+    assert loaded.accelerated and len(rows(capfd.readouterr().err)) == 2  # the search's rows, none on load
