@@ -147,11 +147,11 @@ def _autotuned(request: BuildRequest, quantization, model, calibrate, example, r
     configs = [_config_without(quantization, excluded) for _, excluded in rungs]
     tuning.start(request.model, len(rungs))
 
-    scored = []
+    scored = [0]
 
     def evaluate(module) -> float:
-        scored.append(module)
-        if len(scored) == 1:  # INC scores the fp32 model first: tuning.start scored the original
+        scored[0] += 1
+        if scored[0] == 1:  # INC scores the fp32 model first: tuning.start scored the original
             return 1.0
         config, excluded = rungs[len(tuning.trials)]
         if not tuning.record(config, tuning.evaluate(run_of(module))):
