@@ -123,6 +123,9 @@ def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
     tuning = request.tuning
     tuning.start(request.model, tuning.max_trials)
     sign = 1.0 if tuning.criterion.higher_is_better else -1.0
+    # NNCF divides by the original's value (ZeroDivisionError on an error metric at 0): an
+    # absolute drop is the same for values shifted by a constant
+    shift = 1.0 if tuning.baseline == 0 and tuning.criterion.kind == "absolute" else 0.0
     spec = tuning_module.output_spec(request)
     validation = nncf.Dataset(list(range(len(tuning.calls))),
                               lambda i: tuple(_numpy(flatten_call(*tuning.calls[i])[1])))
@@ -136,7 +139,7 @@ def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
             if len(full_runs) > 1:
                 step = len(full_runs) - 2
                 tuning.record("nncf: all quantized" if not step else f"nncf: restorer step {step}", value)
-        return sign * value, [sign * v for v in values]
+        return sign * value + shift, [sign * v + shift for v in values]
 
     parameters = nncf.quantization.advanced_parameters.AdvancedAccuracyRestorerParameters(
         max_num_iterations=tuning.max_trials or sys.maxsize)
