@@ -7,12 +7,13 @@ returns an AcceleratedModel that builds lazily, or the model itself when there i
 
 from __future__ import annotations
 
+import warnings
 from itertools import islice
 
 import torch
 
 from coder.backend import recording
-from coder.backend.calibration import MAX_CALIB_BATCHES, as_call, calls_from, flat_batches
+from coder.backend.calibration import MAX_CALIB_BATCHES, as_call, calls_from, flat_batches, targets_from
 from coder.backend.cpu import this_cpu
 from coder.backend.libraries import MissingLibrary, missing
 from coder.backend.messages import not_used, warn
@@ -45,7 +46,7 @@ def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sa
 def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
              calib_data=None, metric=None, accuracy_criterion=None, approach="static",
              max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
-             never_slower=None, **_nano_only):
+             never_slower=None, fp32_layers=None, **_nano_only):
     options = Options(accelerator, precision, use_ipex, channels_last, approach)
     items = list(islice(iter(calib_data), MAX_CALIB_BATCHES)) if calib_data is not None else []
     calls = calls_from(items)  # read once: calib_data may be a one-shot generator
@@ -53,15 +54,49 @@ def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels
     if input_sample is None and calls and precision == "int8":
         input_sample = calls[0]
     calib_calls = calib_calls or (len(calibration) if calibration else None)
+    tuning = _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options, fp32_layers)
     accelerated = _accelerated(model, "quantize", options, thread_num=thread_num, never_slower=never_slower,
-                               calibration=calibration, calib_calls=calib_calls)
+                               calibration=calibration, calib_calls=calib_calls, tuning=tuning)
     if input_sample is not None:
-        _build_now(accelerated, input_sample)
-    if metric is not None and items and isinstance(accelerated, AcceleratedModel):
+        _build_tuned(accelerated, input_sample, tuning) if tuning else _build_now(accelerated, input_sample)
+    if tuning is not None and tuning.chosen is not None and isinstance(accelerated, AcceleratedModel):
+        accelerated.how[1]["fp32_layers"] = list(tuning.chosen)  # what save/load replays
+    if metric is not None and tuning is None and isinstance(accelerated, AcceleratedModel):
         from coder.backend.metric import check_metric
 
         check_metric(accelerated, model, items, metric, accuracy_criterion)
     return recording.wrap(accelerated, model)
+
+
+def _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options, fp32_layers=None):
+    """The accuracy-controlled search an INT8 call with a metric asks for; with ``fp32_layers``
+    (what a search chose, replayed by ``load``), that config without searching; else None."""
+    from coder.backend import tuning
+
+    criterion = tuning.Criterion.of(accuracy_criterion) if metric is not None else None
+    if not options.needs_calibration:  # BF16, dynamic INT8: one config, the metric gate checks it
+        return None
+    if metric is None:
+        return tuning.Tuning.fixed(fp32_layers) if fp32_layers is not None else None
+    labelled = [item for item in items if isinstance(item, (tuple, list)) and len(item) > 1]
+    if not labelled:
+        raise ValueError("metric needs calib_data yielding (x, y) pairs: the metric compares the outputs with y")
+    return tuning.Tuning(metric, criterion, calls_from(labelled), targets_from(labelled), max_trials, timeout,
+                         label_of("quantize", options))
+
+
+def _build_tuned(accelerated, input_sample, tuning) -> None:
+    """Build now, searching; AccuracyNotMet is raised here unless in a patched run (then the
+    model has fallen back, with its one-line warning)."""
+    from coder.backend import tuning as tuning_module
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _build_now(accelerated, input_sample)
+    if tuning.failure is not None and tuning_module.RAISE_ON_MISS:
+        raise tuning.failure
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def label_of(method: str, options: Options) -> str:

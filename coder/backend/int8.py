@@ -24,8 +24,9 @@ import torch.utils._pytree as pytree
 from coder.backend import pt2e
 from coder.backend.cpu import this_cpu
 from coder.backend.libraries import has, load
-from coder.backend.flat import FlatModule, NotConvertible
+from coder.backend.flat import FlatModule, NotConvertible, flatten_call
 from coder.backend.recipe import BuildRequest
+from coder.backend.tuning import exclusion_ladder, flat_runner_call, output_spec, quantizable_layers, search
 
 
 @contextlib.contextmanager
@@ -114,12 +115,73 @@ def _build_with_ipex(request: BuildRequest, quantization) -> StructuredRunner:
     model, call, example = copy.deepcopy(request.model).eval(), request.call, kwargs or args
     if args and kwargs:
         model, call, example = FlatModule(model, request.call), None, tuple(request.sample)
-    prepared = quantization.prepare(model, quantization.StaticQuantConfig(), example_inputs=example)
-    with torch.no_grad():
-        for batch in request.calibration or [request.sample]:
-            _call_with(prepared, call, batch)
-    quantized = quantization.convert(prepared)
+
+    def calibrate(prepared):
+        with torch.no_grad():
+            for batch in request.calibration or [request.sample]:
+                _call_with(prepared, call, batch)
+
+    if _searching(request):
+        quantized = _autotuned(request, quantization, model, calibrate, example,
+                               lambda module: _structured_call(module, call))
+    else:
+        prepared = quantization.prepare(model, _config(request, quantization), example_inputs=example)
+        calibrate(prepared)
+        quantized = quantization.convert(prepared)
     return StructuredRunner(quantized, call) if call else QuantizedRunner(quantized, compiled=False)
+
+
+def _structured_call(module, call):
+    """``run(args, kwargs)`` for a module INC quantized in the call form ``call`` (None: flat)."""
+    if call is not None:
+        return lambda args, kwargs: module(*args, **kwargs)
+    return lambda args, kwargs: module(*flatten_call(args, kwargs)[1])
+
+
+def _autotuned(request: BuildRequest, quantization, model, calibrate, example, run_of, names=None):
+    """INC 3.x ``autotune`` over the exclusion ladder; ``tuning.Tuning`` judges each trial (its
+    criterion may be absolute or lower-is-better, which INC's relative ``tolerable_loss`` is
+    not), so INC is given 1.0 for a trial that meets it, 0.0 otherwise, and no tolerable loss."""
+    tuning = request.tuning
+    rungs = exclusion_ladder(names or quantizable_layers(model), tuning.max_trials)
+    configs = [_config_without(quantization, excluded) for _, excluded in rungs]
+    tuning.start(request.model, len(rungs))
+
+    scored = [0]
+
+    def evaluate(module) -> float:
+        scored[0] += 1
+        if scored[0] == 1:  # INC scores the fp32 model first: tuning.start scored the original
+            return 1.0
+        config, excluded = rungs[len(tuning.trials)]
+        if not tuning.record(config, tuning.evaluate(run_of(module))):
+            return 0.0
+        tuning.chosen = excluded
+        return 1.0
+
+    tune_config = quantization.TuningConfig(config_set=configs, tolerable_loss=0.0, max_trials=len(configs))
+    quantized = quantization.autotune(model, tune_config, eval_fn=evaluate, run_fn=calibrate,
+                                      example_inputs=example)
+    if quantized is None or not tuning.last_met():
+        raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trial(s)")
+    return quantized
+
+
+def _searching(request: BuildRequest) -> bool:
+    return request.tuning is not None and request.tuning.searching
+
+
+def _config(request: BuildRequest, quantization):
+    """The default config, or the one an earlier search of this model chose (another input shape)."""
+    return _config_without(quantization, request.tuning.chosen if request.tuning is not None else [])
+
+
+def _config_without(quantization, excluded: list[str]):
+    """INC's default static config with the ``excluded`` layers left in fp32."""
+    config = quantization.StaticQuantConfig()
+    for name in excluded:
+        config.set_local(name, quantization.StaticQuantConfig(w_dtype="fp32", act_dtype="fp32"))
+    return config
 
 
 def _call_with(module, call, tensors):
@@ -134,10 +196,20 @@ def _build_with_pt2e(request: BuildRequest, quantization) -> QuantizedRunner:
     exported = load("neural_compressor.torch.export").export(flat, example_inputs=tuple(request.sample))
     if exported is None:
         raise NotConvertible("torch.export could not capture the model")
-    prepared = quantization.prepare(exported, quantization.StaticQuantConfig())
-    with torch.no_grad():
-        for batch in rebatch(request.calibration or [request.sample], request.sample):
-            prepared(*batch)
+
+    def calibrate(prepared):
+        with torch.no_grad():
+            for batch in rebatch(request.calibration or [request.sample], request.sample):
+                prepared(*batch)
+
+    if _searching(request):  # trials are scored on the quantized graph, not yet compiled
+        spec = output_spec(request)
+        model = _autotuned(request, quantization, exported, calibrate, tuple(request.sample),
+                           lambda module: flat_runner_call(lambda tensors: module(*tensors), spec),
+                           quantizable_layers(flat))
+        return QuantizedRunner(model, compiled=True)
+    prepared = quantization.prepare(exported, _config(request, quantization))
+    calibrate(prepared)
     return QuantizedRunner(quantization.convert(prepared), compiled=True)
 
 
@@ -151,7 +223,18 @@ def build_safer(request: BuildRequest) -> QuantizedRunner:
 def build_reduced_range(request: BuildRequest) -> QuantizedRunner:
     """PT2E with 7-bit activations, for CPUs whose INT8 dot products saturate (no VNNI)."""
     batches = rebatch(request.calibration or [request.sample], request.sample)
-    return QuantizedRunner(pt2e.quantized(request, batches, reduce_range=True), compiled=True)
+    tuning = request.tuning
+    if tuning is None or tuning.chosen is not None:
+        excluded = tuple(tuning.chosen) if tuning is not None else ()
+        return QuantizedRunner(pt2e.quantized(request, batches, True, excluded), compiled=True)
+    names = quantizable_layers(FlatModule(request.model, request.call))
+    candidates = [(config, lambda e=tuple(excluded): (pt2e.quantized(request, batches, True, e), e))
+                  for config, excluded in exclusion_ladder(names, tuning.max_trials)]
+    spec = output_spec(request)
+    module, excluded = search(tuning, request.model, candidates,  # scored uncompiled, like INC's trials
+                              lambda built: flat_runner_call(lambda tensors: built[0](*tensors), spec))
+    tuning.chosen = list(excluded)
+    return QuantizedRunner(module, compiled=True)
 
 
 def rebatch(batches: list[list[torch.Tensor]], sample: list[torch.Tensor]) -> list[list[torch.Tensor]]:

@@ -34,19 +34,44 @@ def held_output() -> Iterator[None]:
     the block fails and CODER_DEBUG is set."""
     _flush()
     saved = {fd: os.dup(fd) for fd in (1, 2)}
+    _outer_stderr_fds.append(saved[2])
     with tempfile.TemporaryFile(mode="w+b") as held, _python_streams_to(held):
         for fd in saved:
             os.dup2(held.fileno(), fd)
         try:
             yield
         except BaseException:
+            _outer_stderr_fds.pop()
             _restore(saved)
             if debugging():
                 held.seek(0)
                 os.write(2, held.read())
             raise
         finally:
+            if saved:
+                _outer_stderr_fds.pop()
             _restore(saved)
+
+
+_outer_stderr_fds: list[int] = []  # the stderr each held_output block replaced, outermost first
+
+
+@contextlib.contextmanager
+def outer_stderr():
+    """A rich Console on the script's own stderr, also inside ``held_output`` (what coder means
+    to show while a library's output is held: the tuning table)."""
+    from rich.console import Console
+
+    from coder import console
+
+    if not _outer_stderr_fds:
+        yield console.stderr()
+        return
+    with os.fdopen(os.dup(_outer_stderr_fds[0]), "w") as stream:
+        shown = Console(file=stream, highlight=False, emoji=False, markup=False, soft_wrap=True)
+        if not shown.is_terminal and "COLUMNS" not in os.environ:
+            shown.width = console.LOG_WIDTH
+        yield shown
 
 
 @contextlib.contextmanager

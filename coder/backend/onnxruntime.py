@@ -76,7 +76,6 @@ def _calibration_reader(batches: list[list[torch.Tensor]], wanted: set[str]):
 
 
 def build_int8(request: BuildRequest) -> OrtRunner:
-    quantization = load_library("onnxruntime.quantization")
     workspace = _workspace()
     folder = Path(workspace.name)
     exported = export_onnx(request, folder / "exported.onnx")
@@ -85,13 +84,42 @@ def build_int8(request: BuildRequest) -> OrtRunner:
     fp32 = folder / "model.fp32.onnx"
     load_library("onnxruntime.quantization.shape_inference").quant_pre_process(
         str(exported), str(fp32), skip_symbolic_shape=True)
+    exported.unlink()
+    tuning = request.tuning
+    if tuning is None or tuning.chosen is not None:
+        excluded = tuning.chosen if tuning is not None else []
+        return OrtRunner(_quantized(request, fp32, folder / MODEL, excluded), request.thread_num, workspace)
+    return _tuned(request, fp32, workspace)
+
+
+def _quantized(request: BuildRequest, fp32: Path, int8: Path, excluded: list[str]) -> Path:
+    """``fp32`` quantized (QOperator, U8S8, Conv/MatMul/Gemm) into ``int8``; ``excluded`` nodes stay fp32."""
+    quantization = load_library("onnxruntime.quantization")
     wanted = {i.name for i in load_library("onnx").load(str(fp32)).graph.input}
-    int8 = folder / MODEL
     reader = _calibration_reader(request.calibration or [request.sample], wanted)
     quantization.quantize_static(
         str(fp32), str(int8), reader, quant_format=quantization.QuantFormat.QOperator,
         activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
-        op_types_to_quantize=QUANTIZED_OPS)
-    for intermediate in (exported, fp32):
-        intermediate.unlink()
-    return OrtRunner(int8, request.thread_num, workspace)
+        op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=list(excluded))
+    return int8
+
+
+def _tuned(request: BuildRequest, fp32: Path, workspace) -> OrtRunner:
+    """coder's trial loop over the exclusion ladder of the graph's Conv/MatMul/Gemm nodes."""
+    from coder.backend import tuning as tuning_module
+
+    graph = load_library("onnx").load(str(fp32)).graph
+    nodes = [node.name for node in graph.node if node.op_type in QUANTIZED_OPS]
+    rungs = tuning_module.exclusion_ladder(nodes, request.tuning.max_trials)
+    folder = Path(workspace.name)
+
+    def candidate(number: int, excluded: list[str]):
+        path = _quantized(request, fp32, folder / f"model.trial{number}.onnx", excluded)
+        return OrtRunner(path, request.thread_num, workspace), excluded
+
+    candidates = [(config, lambda n=n, e=excluded: candidate(n, e)) for n, (config, excluded) in enumerate(rungs)]
+    spec = tuning_module.output_spec(request)
+    (runner, excluded) = tuning_module.search(request.tuning, request.model, candidates,
+                                              lambda built: tuning_module.flat_runner_call(built[0], spec))
+    request.tuning.chosen = excluded
+    return runner

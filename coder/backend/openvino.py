@@ -11,13 +11,14 @@ compression, every dimension dynamic) and OpenVINO's own cache of the compiled m
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 
 from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
-from coder.backend.flat import FlatModule
+from coder.backend.flat import FlatModule, flatten_call
 from coder.backend.recipe import BuildRequest
 
 
@@ -107,5 +108,61 @@ def build_int8(request: BuildRequest) -> OpenVinoRunner:
     nncf = load("nncf")
     batches = [_numpy(batch) for batch in (request.calibration or [request.sample])]
     dataset = nncf.Dataset(batches, lambda batch: tuple(batch))
+    if request.tuning is not None and request.tuning.searching:  # NNCF's choice is not replayed (load)
+        return OpenVinoRunner(_accuracy_controlled(nncf, convert(request), dataset, request), request, fp32=False)
     quantized = nncf.quantize(convert(request), dataset, subset_size=len(batches))
     return OpenVinoRunner(quantized, request, fp32=False)
+
+
+def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
+    """``nncf.quantize_with_accuracy_control``: NNCF quantizes, then puts back to fp32 the layers
+    that cost the most, one group per iteration (a trial each), until the drop is allowed. NNCF
+    takes higher as better: a lower-is-better metric is given to it negated."""
+    from coder.backend import tuning as tuning_module
+
+    tuning = request.tuning
+    tuning.start(request.model, tuning.max_trials)
+    sign = 1.0 if tuning.criterion.higher_is_better else -1.0
+    # NNCF divides by the original's value (ZeroDivisionError on an error metric at 0): an
+    # absolute drop is the same for values shifted by a constant
+    shift = 1.0 if tuning.baseline == 0 and tuning.criterion.kind == "absolute" else 0.0
+    spec = tuning_module.output_spec(request)
+    validation = nncf.Dataset(list(range(len(tuning.calls))),
+                              lambda i: tuple(_numpy(flatten_call(*tuning.calls[i])[1])))
+    full_runs = []
+
+    def validate(compiled, data):
+        indices = _indices_of(data)
+        value, values = tuning.evaluate_each(_compiled_call(compiled, spec), indices)
+        if indices is None:  # a whole validation: the initial model, then each trial
+            full_runs.append(value)
+            if len(full_runs) > 1:
+                step = len(full_runs) - 2
+                tuning.record("nncf: all quantized" if not step else f"nncf: restorer step {step}", value)
+        return sign * value + shift, [sign * v + shift for v in values]
+
+    parameters = nncf.quantization.advanced_parameters.AdvancedAccuracyRestorerParameters(
+        max_num_iterations=tuning.max_trials or sys.maxsize)
+    quantized = nncf.quantize_with_accuracy_control(
+        model, calibration, validation, validate, max_drop=tuning.criterion.limit,
+        drop_type=nncf.DropType.RELATIVE if tuning.criterion.kind == "relative" else nncf.DropType.ABSOLUTE,
+        subset_size=len(request.calibration or [request.sample]), advanced_accuracy_restorer_parameters=parameters)
+    if not tuning.last_met():
+        raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trial(s)")
+    return quantized
+
+
+def _indices_of(data) -> list[int] | None:
+    """Which validation items NNCF asks for (None: all of them, a whole validation)."""
+    provider = getattr(data, "_iterable", data)  # NNCF's IterationCounter wraps its DataProvider
+    indices = getattr(provider, "_indices", None)
+    return list(indices) if indices is not None else None
+
+
+def _compiled_call(compiled, spec):
+    """``run(args, kwargs)`` on an OpenVINO compiled model, in the original output structure."""
+    def run(args, kwargs):
+        results = compiled(_numpy(flatten_call(args, kwargs)[1]))
+        return spec.rebuild([results[output] for output in compiled.outputs])
+
+    return run

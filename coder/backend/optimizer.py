@@ -25,13 +25,21 @@ class InferenceOptimizer:
     def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
                  calib_data=None, metric=None, accuracy_criterion=None, approach="static",
                  max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
-                 never_slower=None, **_nano_only):
+                 never_slower=None, fp32_layers=None, **_nano_only):
         """BF16, static INT8, or dynamic INT8 (``approach="dynamic"``: Linear/LSTM weights INT8,
-        activations quantized on every call, no calibration). ``max_trials``/``timeout`` (and other BigDL-Nano keywords) are
-        accepted so Nano code runs; coder builds one configuration per call and does not tune."""
+        activations quantized on every call, no calibration). Static INT8 with a ``metric``
+        (``metric(output, target) -> float``, or a torchmetrics-style object) and ``calib_data``
+        of ``(x, y)`` items searches configs until the metric meets ``accuracy_criterion``
+        (``{'relative'|'absolute': x, 'higher_is_better': bool}``, default relative 0.01), within
+        ``max_trials`` and ``timeout`` seconds, printing the trial table on stderr; otherwise it
+        raises ``coder.backend.tuning.AccuracyNotMet`` listing the trials (a patched script warns
+        and serves the original instead). ``fp32_layers`` keeps those layers (module names; ONNX
+        node names with onnxruntime) in fp32 without a search: what a search chose, and what
+        ``load`` replays. Other BigDL-Nano keywords (``tuning_strategy``, ...) are accepted and
+        ignored."""
         return accelerate.quantize(model, precision, accelerator, use_ipex, channels_last, calib_data, metric,
                                    accuracy_criterion, approach, max_trials, timeout, input_sample,
-                                   thread_num, calib_calls, never_slower, **_nano_only)
+                                   thread_num, calib_calls, never_slower, fp32_layers, **_nano_only)
 
     @staticmethod
     def get_context(*models):

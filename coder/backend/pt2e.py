@@ -58,10 +58,14 @@ def w8a8_config(xiq, reduce_range: bool):
     return xiq.QuantizationConfig(activation, activation, weight, bias, is_qat=False)
 
 
-def quantized(request: BuildRequest, batches: list[list[torch.Tensor]], reduce_range: bool) -> torch.nn.Module:
-    """The model calibrated on ``batches`` and converted to quantized PT2E ops."""
+def quantized(request: BuildRequest, batches: list[list[torch.Tensor]], reduce_range: bool,
+              excluded: tuple[str, ...] = ()) -> torch.nn.Module:
+    """The model calibrated on ``batches`` and converted to quantized PT2E ops; the ``excluded``
+    modules (names in the FlatModule: ``model.conv1``) stay in fp32."""
     pt2e = api()
     quantizer = pt2e.xiq.X86InductorQuantizer().set_global(w8a8_config(pt2e.xiq, reduce_range))
+    for name in excluded:
+        quantizer.set_module_name_qconfig(name, None)
     prepared = pt2e.prepare(exported(request), quantizer)
     with torch.no_grad():
         for batch in batches:

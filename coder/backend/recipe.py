@@ -30,6 +30,7 @@ class BuildRequest:
     calibration: list[list[torch.Tensor]] = field(default_factory=list)
     thread_num: int | None = None
     options: Options = Options()
+    tuning: object | None = None  # tuning.Tuning: search configs against a metric (accuracy control)
 
 
 @dataclass(frozen=True)

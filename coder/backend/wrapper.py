@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from coder.backend import accuracy, report, speed
-from coder.backend.budget import budget_for
+from coder.backend.budget import Budget, budget_for
 from coder.backend.building import Builder, Obtained, Remembered, Slot, reason_for
 from coder.backend.cache import entry as cache_entry
 from coder.backend.calibration import ScriptCalibration, calib_calls_default, sample_count, too_few_note
@@ -88,7 +88,7 @@ class AcceleratedModel(torch.nn.Module):
 
     def __init__(self, original: torch.nn.Module, recipe: Recipe, *, thread_num: int | None = None,
                  calibration: list | None = None, calib_calls: int | None = None,
-                 never_slower: bool | None = None) -> None:
+                 never_slower: bool | None = None, tuning=None) -> None:
         super().__init__()
         self.original = original
         self.recipe = recipe
@@ -99,6 +99,7 @@ class AcceleratedModel(torch.nn.Module):
         self.never_slower = speed.enabled(never_slower)
         self.criterion = accuracy.criterion()  # --max-drop, else the precision's tolerance
         self._retune_failure = ""  # what the safer config measured, when it broke --max-drop too
+        self.tuning = tuning  # tuning.Tuning: builds search configs against a metric, uncached, no budget
         self.fallback: Fallback | None = None
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self.story = report.Story(recipe.label)  # what the closing line says about this model
@@ -188,8 +189,7 @@ class AcceleratedModel(torch.nn.Module):
         try:
             output, _ = flatten_output(reference)
             request = self._request(call, tensors)
-            obtained = self._builder.obtain(request, None if replacing else slot,
-                                            budget_for(original_seconds, self.never_slower))
+            obtained = self._builder.obtain(request, None if replacing else slot, self._budget(original_seconds))
             if replacing is None:
                 obtained = self._retuned(obtained, request, reference, original_seconds)
         except Exception as error:  # any conversion failure must leave the user's script running
@@ -209,6 +209,12 @@ class AcceleratedModel(torch.nn.Module):
         self._say_if_calibrated_on_few(obtained, slot)
         return output.rebuild(obtained.produced)
 
+    def _budget(self, original_seconds: float):
+        """The conversion's time budget; a tuning search is bounded by its own ``timeout``."""
+        if self.tuning is not None:
+            return Budget(None, original_seconds)
+        return budget_for(original_seconds, self.never_slower)
+
     def _timed_original(self, args, kwargs) -> tuple[object, float]:
         started = time.perf_counter()
         reference = self.original(*args, **kwargs)
@@ -218,13 +224,14 @@ class AcceleratedModel(torch.nn.Module):
         sample = prepare_inputs(tensors, self.recipe.channels_last)
         lazy = self.script_calibration
         calibration = lazy.matching(tensors, self.recipe.shapes) if lazy is not None else self._given_calibration
-        return BuildRequest(self.original, call, sample, list(calibration), self.thread_num, self.recipe.options)
+        return BuildRequest(self.original, call, sample, list(calibration), self.thread_num, self.recipe.options,
+                            self.tuning)
 
     def _failed_to_obtain(self, error: Exception, original_seconds: float, replacing: _Runtime | None) -> None:
         if replacing is not None:  # a recalibration that fails keeps the runtime that serves
             debug(error)
             return
-        allowed = budget_for(original_seconds, self.never_slower)
+        allowed = self._budget(original_seconds)
         self.fall_back(str(error) if isinstance(error, Remembered) else reason_for(error, allowed), error=error)
 
     def _trusted(self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs,
@@ -256,7 +263,7 @@ class AcceleratedModel(torch.nn.Module):
         if first is None:
             return obtained
         try:
-            retuned = Builder(safer, self.never_slower).obtain(request, None, budget_for(original_seconds, self.never_slower))
+            retuned = Builder(safer, self.never_slower).obtain(request, None, self._budget(original_seconds))
         except Exception as error:  # the default's own measurement then decides
             debug(error)
             return obtained
@@ -302,6 +309,8 @@ class AcceleratedModel(torch.nn.Module):
         """The cache entry for this call's runtime (None when the cache is off)."""
         from coder.backend import fingerprint
 
+        if self.tuning is not None:  # its result depends on the metric and its data: not cached
+            return None
         try:
             if self._fingerprint is None:
                 self._fingerprint = fingerprint.model_fingerprint(self.original)
@@ -376,4 +385,6 @@ class AcceleratedModel(torch.nn.Module):
 def _kind_of(error: BaseException | None, on_this_cpu: bool, missing: str | None) -> str:
     if isinstance(error, Remembered):
         return error.kind  # what an earlier run found
+    if hasattr(error, "fallback_kind"):
+        return error.fallback_kind  # tuning.AccuracyNotMet: "metric"
     return "unsupported" if on_this_cpu else "missing-library" if missing else "error"
