@@ -106,7 +106,7 @@ def row(script: str, runs: dict) -> str:
         cells.append(f"{wall:.1f} s ({wall / original:.2f}x), CPU {median(runs[variant], 'cpu'):.1f} s")
     cells.append(f"{original:.1f} s, CPU {median(runs['original'], 'cpu'):.1f} s")
     same = all(printed(run) == printed(runs["original"][0]) for run in runs["second"])
-    cells.append(("same output; " if same else "output differs; ") + closing.split(": ", 1)[1])
+    cells.append(("same output; " if same else "output differs; ") + closing.split(": ", 1)[-1])
     return "| " + " | ".join(cells) + " |"
 
 
