@@ -84,3 +84,20 @@ def test_a_drop_the_safer_config_cannot_meet_falls_back_with_both_measurements(m
     (warning,) = coder_warnings(runtime_warnings)
     assert warning.startswith("coder: nano_int8_dynamic not used (relative error ")
     assert "> --max-drop 0; re-tuned (first and last layers left in fp32): relative error " in warning
+
+
+@pytest.mark.slow
+def test_static_int8_is_re_tuned_with_7_bit_activations_where_its_default_is_8_bit(monkeypatch, runtime_warnings):
+    from coder.backend.cpu import this_cpu
+
+    monkeypatch.setenv(ENVIRONMENT, "0")  # nothing INT8 meets it: both configs are measured
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1)).eval()
+    x = torch.randn(8, 16)
+    accelerated = InferenceOptimizer.quantize(model, precision="int8", calib_calls=1)
+    with torch.no_grad():
+        assert torch.equal(accelerated(x), model(x))
+    (warning,) = coder_warnings(runtime_warnings)
+    assert warning.startswith("coder: nano_int8 not used (relative error ")
+    retuned = "; re-tuned (PT2E with 7-bit activations): relative error " in warning
+    assert retuned == this_cpu().vnni  # without VNNI the default already is that config
