@@ -123,26 +123,24 @@ def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
     tuning = request.tuning
     tuning.start(request.model, tuning.max_trials)
     sign = 1.0 if tuning.criterion.higher_is_better else -1.0
-    # NNCF divides by the original's value (ZeroDivisionError on an error metric at 0): an
-    # absolute drop is the same for values shifted by a constant
-    shift = 1.0 if tuning.baseline == 0 and tuning.criterion.kind == "absolute" else 0.0
     spec = tuning_module.output_spec(request)
     validation = nncf.Dataset(list(range(len(tuning.calls))),
                               lambda i: tuple(_numpy(flatten_call(*tuning.calls[i])[1])))
     full_runs = []
 
     def validate(compiled, data):
-        indices = _indices_of(data)
+        whole = _indices_of(data) is None  # the initial model, then each trial
+        indices = [int(i) for i in data]  # the items are the calls' indices (NNCF counts them)
         value, values = tuning.evaluate_each(_compiled_call(compiled, spec), indices)
-        if indices is None:  # a whole validation: the initial model, then each trial
+        if whole:
             full_runs.append(value)
             if len(full_runs) > 1:
                 step = len(full_runs) - 2
                 tuning.record("nncf: all quantized" if not step else f"nncf: restorer step {step}", value)
-        return sign * value + shift, [sign * v + shift for v in values]
+        return sign * value, [sign * v for v in values]
 
     parameters = nncf.quantization.advanced_parameters.AdvancedAccuracyRestorerParameters(
-        max_num_iterations=tuning.max_trials or sys.maxsize)
+        max_num_iterations=tuning.max_trials or sys.maxsize, num_ranking_workers=1)
     quantized = nncf.quantize_with_accuracy_control(
         model, calibration, validation, validate, max_drop=tuning.criterion.limit,
         drop_type=nncf.DropType.RELATIVE if tuning.criterion.kind == "relative" else nncf.DropType.ABSOLUTE,

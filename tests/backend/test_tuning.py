@@ -123,7 +123,8 @@ def test_max_trials_bounds_the_search_and_a_miss_lists_the_trials(name, net, lab
 
 def test_a_model_whose_int8_cannot_meet_the_criterion_raises(labelled):
     torch.manual_seed(1)
-    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).eval()
+    layers = torch.nn.Flatten(), torch.nn.Linear(768, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    tiny = torch.nn.Sequential(*layers).eval()
     with torch.no_grad():
         pairs = [(x, tiny(x)) for x, _ in labelled]  # the metric: error against the fp32 outputs
 
@@ -131,7 +132,8 @@ def test_a_model_whose_int8_cannot_meet_the_criterion_raises(labelled):
         return (output - target).abs().max()
 
     exact = {"absolute": 0.0, "higher_is_better": False}
-    with pytest.raises(AccuracyNotMet, match=r"lower is better\) after 1 trial: original 0; trial 1 \(all layers INT8\)"):
+    missed = r"lower is better\) after 1 trial: original 0; trial 1 \(all layers INT8\)"
+    with pytest.raises(AccuracyNotMet, match=missed):
         InferenceOptimizer.quantize(tiny, precision="int8", accelerator="onnxruntime", calib_data=pairs,
                                     metric=error, accuracy_criterion=exact)
 
@@ -175,7 +177,8 @@ def test_without_vnni_the_reduced_range_pt2e_path_searches_too(net, labelled, mo
 ])
 def test_a_bad_accuracy_criterion_is_one_clear_error(criterion, net, labelled):
     with pytest.raises(ValueError, match="^accuracy_criterion") as raised:
-        InferenceOptimizer.quantize(net, precision="int8", calib_data=labelled, metric=top1, accuracy_criterion=criterion)
+        InferenceOptimizer.quantize(net, precision="int8", calib_data=labelled, metric=top1,
+                                    accuracy_criterion=criterion)
     assert "\n" not in str(raised.value)
 
 
