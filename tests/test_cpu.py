@@ -17,7 +17,8 @@ IPEX_FP32 = {"nano_fp32_ipex", "nano_fp32_ipex_channels_last", "nano_jit_fp32_ip
              "nano_jit_fp32_ipex_channels_last"}
 IPEX_BF16 = {"nano_bf16_ipex", "nano_bf16_ipex_channels_last"}
 IPEX_JIT_BF16 = {"nano_jit_bf16_ipex", "nano_jit_bf16_ipex_channels_last"}
-TORCH_BF16 = {"nano_bf16", "nano_bf16_channels_last", "nano_jit_bf16", "nano_jit_bf16_channels_last"}
+TORCH_BF16 = {"nano_bf16", "nano_bf16_channels_last", "nano_jit_bf16", "nano_jit_bf16_channels_last",
+              "nano_compile_bf16"}
 
 
 def sample(name: str):

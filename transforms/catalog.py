@@ -1,4 +1,4 @@
-"""The 20 named transforms and those beyond them, one declarative entry each (DESIGN.md section 4).
+"""The 20 named transforms, then those beyond them, one declarative entry each (DESIGN.md section 4).
 
 Adding a transform is one entry here plus its golden files under fixtures/.
 """
@@ -47,6 +47,13 @@ CATALOG: tuple[Transform, ...] = (
               "trace", (("accelerator", "openvino"),)),
     Transform("nano_openvino_int8", "OpenVINO INT8 via NNCF post-training quantization",
               "quantize", (("precision", "int8"), ("accelerator", "openvino"))),
+    # beyond the 20: TorchDynamo/Inductor, PT2E and dynamic INT8 (issue 12)
+    Transform("nano_compile_fp32", "fp32 torch.compile (Inductor, freezing)",
+              "trace", (("accelerator", "compile"),)),
+    Transform("nano_compile_bf16", "BF16 autocast + torch.compile (Inductor, freezing)",
+              "quantize", (("precision", "bf16"), ("accelerator", "compile"))),
+    Transform("nano_compile_int8", "INT8 PT2E (X86InductorQuantizer) + torch.compile (Inductor, freezing)",
+              "quantize", (("precision", "int8"), ("accelerator", "compile"))),
     Transform("nano_int8_dynamic", "dynamic INT8 of Linear/LSTM layers (no calibration; torch quantize_dynamic)",
               "quantize", (("precision", "int8"), ("approach", "dynamic"))),
 )

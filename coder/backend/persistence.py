@@ -3,6 +3,10 @@
 A runtime graph (TorchScript, ONNX, OpenVINO IR, compiled INT8) is tied to the library
 versions that built it, so it is not stored: ``load`` replays the optimizer call and the
 runtime is rebuilt (and checked again) on the first call, from the stored calibration inputs.
+
+A path ending in ``.pt2`` is the exception: a compile model (``accelerator="compile"``) is
+written as an AOTInductor package, which ``load`` runs without the model's Python class
+(compile.py).
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ MODEL = "model.pt"
 CALIBRATION = "calibration.pt"
 
 
+PACKAGE_SUFFIX = ".pt2"
+
+
 def save(model, path) -> Path:
+    if str(path).endswith(PACKAGE_SUFFIX):
+        from coder.backend.compile import save_package
+
+        return Path(save_package(model, path))
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     original = model.original if isinstance(model, AcceleratedModel) else model
@@ -38,6 +49,10 @@ def save(model, path) -> Path:
 def load(path, model=None):
     """The saved model, accelerated again; ``model`` (same architecture) receives the weights."""
     folder = Path(path)
+    if folder.suffix == PACKAGE_SUFFIX and folder.is_file():
+        from coder.backend.compile import load_package
+
+        return load_package(folder)
     meta = json.loads((folder / META).read_text())
     stored = torch.load(folder / MODEL, weights_only=False)
     if model is not None:

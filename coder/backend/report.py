@@ -29,6 +29,7 @@ class Story:
     label: str
     calls: int = 0
     converted_seconds: float = 0.0
+    compiled_seconds: float = 0.0  # the part of converted_seconds torch.compile took (compile.py)
     loaded_seconds: float = 0.0
     stored: bool = False
     calibration_note: str | None = None
@@ -48,6 +49,7 @@ class Story:
             self.loaded_seconds += obtained.seconds
         else:
             self.converted_seconds += obtained.seconds
+            self.compiled_seconds += getattr(obtained.runner, "compile_seconds", 0.0)
             self.stored = self.stored or obtained.stored
 
 
@@ -64,7 +66,8 @@ def closing_line(story: Story) -> str | None:
 def _how_obtained(story: Story) -> str:
     if story.converted:
         cached = " (cached for next runs)" if story.stored else ""
-        return f"converted in {story.converted_seconds:.1f} s{cached}"
+        compiled = f", compiled in {story.compiled_seconds:.1f} s" if story.compiled_seconds else ""
+        return f"converted in {story.converted_seconds:.1f} s{compiled}{cached}"
     if story.loaded_seconds:
         return f"loaded from the cache in {story.loaded_seconds:.1f} s"
     return "ready"

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 from coder.backend.cpu import Cpu
 
 VERDICTS = ("native", "emulated", "unsupported")  # from best to worst
-ACCELERATORS = (None, "jit", "onnxruntime", "openvino")
+ACCELERATORS = (None, "jit", "onnxruntime", "openvino", "compile")
 PRECISIONS = ("fp32", "bf16", "int8")
 APPROACHES = ("static", "dynamic")  # INT8: calibrated activation ranges, or ranges taken on every call
 
@@ -55,10 +55,10 @@ class Options:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'int8' or 'bf16', not {self.precision!r}")
         graph = self.accelerator in ("onnxruntime", "openvino")
-        if self.use_ipex and graph:
+        if self.use_ipex and (graph or self.accelerator == "compile"):
             raise ValueError(f"use_ipex=True cannot be combined with accelerator={self.accelerator!r}")
         if self.precision == "bf16" and graph:
-            raise ValueError(f"precision='bf16' is available with accelerator None or 'jit', "
+            raise ValueError(f"precision='bf16' is available with accelerator None, 'jit' or 'compile', "
                              f"not {self.accelerator!r}")
 
 
@@ -145,6 +145,10 @@ def graph_runtime_needs(cpu: Cpu, options: Options) -> Verdict:
     return _int8(cpu) if options.precision == "int8" else NATIVE
 
 
+def compile_needs(cpu: Cpu, options: Options) -> Verdict:
+    return _bf16(cpu) if options.precision == "bf16" else graph_runtime_needs(cpu, options)
+
+
 def inc_needs(cpu: Cpu, options: Options) -> Verdict:
     return _int8(cpu)
 
@@ -168,6 +172,10 @@ NNCF = Runtime("nncf", ("nncf",), graph_runtime_needs)  # quantizes for openvino
 INC = Runtime("neural_compressor", ("torch", "neural_compressor"), inc_needs,
               {"int8": "coder.backend.int8:build_inc"}, shapes="exact",
               safer={"int8": "coder.backend.int8:build_safer"}, safer_config="PT2E with 7-bit activations")
+# torch.compile/Inductor (int8: PT2E first); not cached, see compile.py; one dynamic-batch graph
+COMPILE = Runtime("compile", ("torch",), compile_needs,
+                  {precision: f"coder.backend.compile:build_{precision}" for precision in PRECISIONS},
+                  shapes="batch")
 
 # not cacheable (no loads): quantizing takes well under a second (BERT-base: see docs/BACKEND.md),
 # and a dynamic-quantized module can only be stored whole (pickle, tied to the model's class)
@@ -175,7 +183,8 @@ DYNAMIC_INT8 = Runtime("dynamic_int8", ("torch",), inc_needs, {"int8": "coder.ba
                        safer={"int8": "coder.backend.dynamic_int8:build_safer"},
                        safer_config="first and last layers left in fp32")
 
-RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC, DYNAMIC_INT8)}
+RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC, COMPILE,
+                                                  DYNAMIC_INT8)}
 
 
 def runtimes_for(options: Options) -> tuple[Runtime, ...]:
@@ -184,6 +193,8 @@ def runtimes_for(options: Options) -> tuple[Runtime, ...]:
         return (DYNAMIC_INT8,)
     if options.accelerator == "onnxruntime":
         return (ONNXRUNTIME,)
+    if options.accelerator == "compile":
+        return (COMPILE,)
     if options.accelerator == "openvino":
         return (OPENVINO, NNCF) if options.precision == "int8" else (OPENVINO,)
     if options.precision == "int8":

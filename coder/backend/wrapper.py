@@ -164,6 +164,10 @@ class AcceleratedModel(torch.nn.Module):
             self.fall_back(error_text(error), error=error, slot=runtime.slot)
             return self.original(*args, **kwargs)
 
+    def served(self) -> list[tuple[Runner, OutputSpec]]:
+        """The runtimes serving so far, with their output structure (``save`` to .pt2 reads it)."""
+        return [(runtime.runner, runtime.output) for runtime in self._runtimes.values()]
+
     def forget_runtimes(self) -> None:
         """Drop built runtimes (e.g. in a forked worker, whose copies would share thread pools);
         the next calls rebuild and re-check them."""
