@@ -28,7 +28,10 @@ def marks(entry):
     return [pytest.mark.ipex] if entry.kwargs.get("use_ipex") else []
 
 
-CASES = [pytest.param(entry, id=entry.name, marks=marks(entry)) for entry in transforms.CATALOG]
+# not the compile family: TorchDynamo on Faster R-CNN's Python control flow (graph breaks, a
+# compile per break) ran for minutes per name, past what the suite can spend (test_compile.py)
+CASES = [pytest.param(entry, id=entry.name, marks=marks(entry)) for entry in transforms.CATALOG
+         if entry.options.accelerator != "compile"]
 
 
 def optimize(entry, model):
