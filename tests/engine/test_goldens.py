@@ -11,7 +11,7 @@ from coder import engine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.py").is_file())
-# every one of the 20 names on these; the representative names on every case
+# every name of the catalog on these; the representative names on every case
 FULL_CASES = ("resnet_no_grad", "resnet_main_argparse", "imagenet_validate", "hf_text_classification")
 REPRESENTATIVE = ("nano_jit_bf16_ipex", "nano_int8", "nano_onnxruntime_fp32", "nano_openvino_int8")
 
