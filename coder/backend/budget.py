@@ -93,6 +93,9 @@ def deadline(seconds: float | None) -> Iterator[None]:
     timer.start()
     try:
         yield
+        watchdog.disarm()
+        if watchdog.fired:  # a library that caught the interruption and carried on another way
+            raise ConversionStopped()
     except ConversionStopped:
         raise
     except Exception as error:

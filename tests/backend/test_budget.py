@@ -24,6 +24,15 @@ def test_a_deadline_interrupts_python_work():
     assert time.perf_counter() - started < 2
 
 
+def test_a_library_that_swallows_the_interruption_and_carries_on_is_still_stopped():
+    """OpenVINO's frontend catches a failed trace and tries another way: that must not outlive the budget."""
+    with pytest.raises(budget.ConversionStopped), budget.deadline(0.05):
+        try:
+            busy(5)
+        except Exception:  # noqa: BLE001 - what a library's fallback path does
+            pass
+
+
 def test_a_block_that_ends_in_time_is_never_interrupted_later():
     with budget.deadline(0.05):
         pass
