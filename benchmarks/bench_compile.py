@@ -105,7 +105,8 @@ def hand_int8(model, inputs, calibration):
 
 def builders(model, make_inputs, big: int):
     calibration = [make_inputs(big, 100 + i) for i in range(CALIBRATION_BATCHES)]
-    calib_data = [inputs if len(inputs) > 1 else inputs[0] for inputs in calibration]
+    # several positional inputs go in as (x, y) with x a tuple: a bare pair would be read as input, label
+    calib_data = [(tuple(inputs), None) if len(inputs) > 1 else inputs[0] for inputs in calibration]
     coder = dict(never_slower=False)
     return {
         "eager": lambda: model,
