@@ -37,7 +37,7 @@ STRUCTURE = "coder.structure"  # the package metadata key holding the call and o
 
 def freezing():
     # on while Inductor compiles (the first call and each recompile); torch.compile(options=
-    # {"freezing": True}) fails on onednn.qconv_prepack (int8.py's QuantizedRunner does the same)
+    # {"freezing": True}) fails on onednn.qconv_prepack (int8.py's QuantizedRunner uses this too)
     import torch._inductor.config as inductor_config
 
     return inductor_config.patch(freezing=True)

@@ -57,11 +57,9 @@ class QuantizedRunner:
 
 
 def _inductor_freezing(enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext()
-    import torch._inductor.config as inductor_config
+    from coder.backend.compile import freezing
 
-    return inductor_config.patch(freezing=True)
+    return freezing() if enabled else contextlib.nullcontext()
 
 
 def build_inc(request: BuildRequest):
