@@ -1,7 +1,11 @@
+import atexit
 import os
 import sys
 
-from coder.cli import main
+from coder.backend.interruption import exit_like_python
+
+atexit.register(exit_like_python)  # before any library registers its own: it runs last
+from coder.cli import main  # noqa: E402
 
 try:
     code = main()

@@ -11,6 +11,7 @@ the entry: the next run falls back at once, with the same reason.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import torch
 from coder.backend import budget, cache
 from coder.backend.calibration import sample_count
 from coder.backend.context import runtime_threads, torch_threads
-from coder.backend.isolation import isolated
+from coder.backend.isolation import debugging, isolated
 from coder.backend.libraries import MissingLibrary, require
 from coder.backend.messages import debug, error_text, warn
 from coder.backend.recipe import BuildRequest, Recipe, Runner
@@ -168,6 +169,8 @@ class Builder:
 
     def _built(self, request: BuildRequest, allowed: budget.Budget) -> Obtained:
         require(*self.recipe.requires)
+        if debugging():  # a mark tests and users can wait for
+            print(f"coder: debug: {self.recipe.label}: converting the model", file=sys.stderr, flush=True)
         started = time.perf_counter()
         with isolated(runtime_threads(request.thread_num)), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # recorded, not shown: exporters' tracer and deprecation chatter

@@ -11,6 +11,7 @@ compression, every dimension dynamic) and OpenVINO's own cache of the compiled m
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -20,6 +21,13 @@ from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
 from coder.backend.flat import FlatModule, flatten_call
 from coder.backend.recipe import BuildRequest
+
+
+@functools.cache
+def shared_core():
+    """One ``ov.Core`` per process: with several, a Ctrl-C during a conversion ended the process
+    with a segmentation fault (exit 139) instead of the script's KeyboardInterrupt."""
+    return load("openvino").Core()
 
 
 def _numpy(tensors: list[torch.Tensor]) -> list:
@@ -47,7 +55,7 @@ class OpenVinoRunner:
         self.dynamic = None
 
     def _compiled(self, shapes: tuple | None):
-        core = load("openvino").Core()
+        core = shared_core()
         model = self._fresh(core)
         if shapes is not None and len(model.inputs) == len(shapes):
             try:
