@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from coder.backend import budget, cache
+from coder.backend import budget, cache, dependence
 from coder.backend.calibration import sample_count
 from coder.backend.context import runtime_threads, torch_threads
 from coder.backend.isolation import debugging, isolated
@@ -174,8 +174,9 @@ class Builder:
         started = time.perf_counter()
         with isolated(runtime_threads(request.thread_num)), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # recorded, not shown: exporters' tracer and deprecation chatter
-            with budget.deadline(allowed.seconds):
+            with budget.deadline(allowed.seconds), dependence.watched() as reads:
                 runner = self.recipe.build(request)
+                dependence.refuse_if_read(reads, self.recipe.precision)
                 produced = first_run(self.recipe, runner, request)
         return Obtained(runner, produced, time.perf_counter() - started, uncertain=tracer_doubts(caught))
 
@@ -224,4 +225,6 @@ def calibration_summary(batches: list[list[torch.Tensor]]) -> dict:
 def reason_for(error: BaseException, allowed: budget.Budget) -> str:
     if isinstance(error, budget.ConversionStopped):
         return allowed.stopped_reason()
+    if isinstance(error, dependence.ReadsInputValues):
+        return str(error)
     return error_text(error)

@@ -19,7 +19,8 @@ import torch
 
 from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
-from coder.backend.flat import FlatModule, flatten_call
+from coder.backend.dependence import TracedFlat
+from coder.backend.flat import flatten_call
 from coder.backend.recipe import BuildRequest
 
 
@@ -89,7 +90,7 @@ def _shapes(tensors: list[torch.Tensor]) -> tuple:
 
 def convert(request: BuildRequest):
     """The flat model as an OpenVINO model; PyTorch frontends leave every dimension dynamic."""
-    flat = FlatModule(request.model, request.call).eval()
+    flat = TracedFlat(request.model, request.call).eval()
     with torch.no_grad():
         return load("openvino").convert_model(flat, example_input=tuple(request.sample))
 
