@@ -11,6 +11,7 @@ the entry: the next run falls back at once, with the same reason.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 import warnings
@@ -149,11 +150,15 @@ class Builder:
     def _save(self, built: Obtained, request, slot: Slot) -> None:
         staging = cache.staging_folder(slot.entry.cache)
         staging.mkdir()
-        with isolated(runtime_threads(request.thread_num)):
-            built.runner.save(staging)
-        slot.entry.commit(staging, {**slot.about, "status": "ok", "build_seconds": round(built.seconds, 3),
-                                    "uncertain": built.uncertain,
-                                    "calibration": calibration_summary(request.calibration)})
+        try:
+            with isolated(runtime_threads(request.thread_num)):
+                built.runner.save(staging)
+            slot.entry.commit(staging, {**slot.about, "status": "ok", "build_seconds": round(built.seconds, 3),
+                                        "uncertain": built.uncertain,
+                                        "calibration": calibration_summary(request.calibration)})
+        except BaseException:  # a Ctrl-C, a full disk: nothing half-written stays behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
     def replace(self, slot: Slot | None, built: Obtained, request: BuildRequest) -> bool:
         """Store ``built`` (a recalibrated runtime, checked) over the entry; True when stored."""
