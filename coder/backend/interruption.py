@@ -80,9 +80,9 @@ class _Guard:
         return self.previous is signal.default_int_handler
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.closing:
-            return
         self.pending = True
+        if self.closing:  # delivered once the block is left (see guarded)
+            return
         if self.raises and self.ticker is None:
             self.ticker = threading.Thread(target=self._tick, name="coder-interruption", daemon=True)
             self.ticker.start()
@@ -109,7 +109,7 @@ class _Guard:
             self.closing = True
         if self.ticker is not None:
             self.ticker.join()
-            ctypes.pythonapi.PyErr_CheckSignals()  # a signal the ticker sent runs now, ignored
+            ctypes.pythonapi.PyErr_CheckSignals()  # a signal the ticker sent runs now, not later
 
 
 _active: _Guard | None = None
@@ -139,7 +139,7 @@ def guarded() -> Iterator[None]:
         guard.close()
         signal.signal(signal.SIGINT, previous)
         _active = None
-    if guard.pending:  # swallowed by a library that carried on, or held for the script's handler
+    if guard.pending:  # swallowed by a library that carried on, held for the script's handler, or late
         guard.deliver()
 
 
