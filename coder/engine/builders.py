@@ -72,7 +72,10 @@ class Builders:
             return known
         if self._is(call, patterns.OPTIMIZING_CALL) and call.args:
             return self._wrapped(call)
-        if any(self.is_model_class(c) for c in self._defined(call.func, cst.ClassDef)):
+        if classes := [c for c in self._defined(call.func, cst.ClassDef) if self.is_model_class(c)]:
+            if all(self._is(c, patterns.WEIGHTLESS_MODULE) for c in classes):
+                return Built(f"class {self.script.code(call.func)}", prior=0,
+                             not_model="a module without parameters or buffers")
             return Built(f"class {self.script.code(call.func)}")
         if (returned := self._returned_by_helper(call, None)) is not None:
             return returned

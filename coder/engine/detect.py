@@ -23,7 +23,7 @@ import libcst.matchers as m
 
 from coder.engine import evidence, outcome, patterns
 from coder.engine.builders import Built, Builders
-from coder.engine.collect import Collected, assignment_pairs, bound_name
+from coder.engine.collect import Collected, assignment_pairs, bound_name, spelled
 from coder.engine.existing import Existing, Flags, existing_optimizations, wrapping_optimization
 from coder.engine.parse import Script
 from coder.engine.ready import ReadyPoint, find_ready_point
@@ -135,7 +135,8 @@ class _Detection:
                 continue  # a layer of a model being defined, not a model a script runs
             for target, position in assignment_pairs(node):
                 built = self.builders.built_by(node.value, position)
-                if built is not None and (var := bound_name(target)) is not None:
+                var = bound_name(target)
+                if built is not None and var is not None and not _same_model_again(node.value, var):
                     models += self._if_taken(self._model_at(node, target, var, built), node.value)
         return models
 
@@ -268,19 +269,35 @@ class _Detection:
     def _placed(self, model: Model) -> Model:
         found = find_ready_point(self.script, self.uses, model)
         if isinstance(found, outcome.Finding) and found.code == outcome.TRAINED_AND_EVALUATED.code:
-            if (moved := self._into_evaluation(model)) is not None:
+            if (moved := self._into_evaluation(model, model.entries)) is not None:
                 return moved
+        elif isinstance(found, ReadyPoint) and (moved := self._into_helper(model)) is not None:
+            return moved
         if isinstance(found, outcome.Finding):
             model.skipped = found
         else:
             model.ready = found
         return model
 
-    def _into_evaluation(self, model: Model) -> Model | None:
+    def _into_helper(self, model: Model) -> Model | None:
+        """Every inference goes through one function of the script that puts the model in eval
+        mode itself (``evaluate(model, images)``): the model is optimized there, after its
+        ``.eval()``, never before it (nor before training that runs before the call)."""
+        if isinstance(model.statement, cst.Param) or model.existing or model.source is not None:
+            return None
+        functions = {id(self.uses.callee(e)) if isinstance(e, cst.Call) else None for e in model.entries}
+        if len(functions) != 1 or None in functions:
+            return None
+        moved = self._into_evaluation(model, model.entries[:1])
+        if moved is not None:
+            moved.note = None
+        return moved
+
+    def _into_evaluation(self, model: Model, entries: list[cst.CSTNode]) -> Model | None:
         """Training and evaluation alternate: the model bound at the evaluation function's
         parameter, optimized there after its ``.eval()`` (each evaluation then optimizes the
         weights as they are, and training never sees an optimized model)."""
-        for entry in model.entries:
+        for entry in entries:
             function = self.uses.callee(entry) if isinstance(entry, cst.Call) else None
             param = self._parameter_taking(entry, model.var) if function is not None else None
             if param is None or self.uses.trains_in(function) or not _sets_eval(function, param.name.value):
@@ -306,6 +323,13 @@ class _Detection:
                     if isinstance(target, cst.Name) and position is None:
                         found.append(Loader(target.value, self.script.line(node), self.script.statement_of(node)))
         return found
+
+
+def _same_model_again(value: cst.BaseExpression, var: str) -> bool:
+    """``model = model.cuda()``, ``model = model.to(device).eval()``: the model it was, prepared."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+        value = value.func.value
+    return spelled(value) == var
 
 
 def _sets_eval(function: cst.FunctionDef, var: str) -> bool:

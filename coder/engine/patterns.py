@@ -64,6 +64,8 @@ def is_model_factory(name: str) -> bool:
         return last[:1].islower() and last not in TORCHVISION_NON_MODELS and not last.startswith("_")
     if name in FACTORIES or (parts[:2] == ["torch", "nn"] and LAYER.fullmatch(parts[-1])):
         return True
+    if len(parts) >= 2 and parts[-1] == "load_from_checkpoint":  # a LightningModule's classmethod
+        return True
     if len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config"):
         return _is_model_class(parts[-2])
     return parts[0] == "transformers" and len(parts) == 2 and _is_model_class(parts[1])
@@ -87,6 +89,7 @@ MODEL_FACTORY = Pattern(
         "import torch\ntorch.nn.Linear(2, 2)",
         "from torch import nn\nnn.LSTM(8, 16)",
         "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
+        "from lit import LitClassifier\nLitClassifier.load_from_checkpoint('last.ckpt')",
     ),
     counterexamples=(
         "import torchvision.models as m\nm.get_weight('x')",
@@ -177,6 +180,41 @@ MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.m
 def is_model_base(name: str) -> bool:
     parts = name.split(".")
     return name in MODEL_BASES or (parts[:2] == ["torch", "nn"] and bool(LAYER.fullmatch(parts[-1])))
+
+
+PLAIN_MODULE_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module"}
+PLAIN_VALUES = {"list", "tuple", "dict", "set", "str", "int", "float", "bool", "len", "sorted", "frozenset"}
+HOLDS_WEIGHTS = m.Call(func=m.Attribute(attr=methods("register_buffer", "register_parameter", "add_module",
+                                                     "register_module"))
+                       | m.Attribute(attr=m.Name("Parameter")) | m.Name("Parameter"))
+SELF_ATTRIBUTE = m.Attribute(value=m.Name("self"))
+# ``self.x = <a call>``: a layer, a buffer, anything coder cannot tell from weights
+BUILT_ON_SELF = m.Assign(targets=[m.ZeroOrMore(), m.AssignTarget(target=SELF_ATTRIBUTE), m.ZeroOrMore()],
+                         value=m.MatchIfTrue(lambda value: any(
+                             not m.matches(call.func, m.Name(m.MatchIfTrue(PLAIN_VALUES.__contains__)))
+                             for call in m.findall(value, m.Call()))))
+
+
+def _weightless(node: cst.ClassDef) -> bool:
+    """No layer, parameter or buffer is ever set on ``self``: a decoder of strings, a post-processing step."""
+    return not m.findall(node, HOLDS_WEIGHTS | BUILT_ON_SELF | m.AugAssign(target=SELF_ATTRIBUTE))
+
+
+WEIGHTLESS_MODULE = Pattern(
+    "weightless-module",  # a plain nn.Module with no parameters and no buffers: not worth optimizing
+    m.ClassDef(bases=[m.AtLeastN(m.Arg(value=qualified_in(PLAIN_MODULE_BASES)), n=1)]) & m.MatchIfTrue(_weightless),
+    examples=("import torch.nn as nn\nclass Decoder(nn.Module):\n    def __init__(self, labels):\n"
+              "        super().__init__()\n        self.labels = list(labels)\n"
+              "    def forward(self, x):\n        return ''.join(self.labels[i] for i in x)",
+              "from torch import nn\nclass Identity(nn.Module):\n    def forward(self, x):\n        return x"),
+    counterexamples=("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                     "        super().__init__()\n        self.fc = nn.Linear(2, 2)",
+                     "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                     "        super().__init__()\n        self.register_buffer('mean', mean)",
+                     "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, cfg):\n"
+                     "        super().__init__()\n        self.body = build_body(cfg)",
+                     "import torch.nn as nn\nclass Head(Base, nn.Module):\n    pass"),
+)
 
 
 MODEL_CLASS = Pattern(
@@ -374,8 +412,16 @@ TRAIN_MODE = Pattern(
     counterexamples=("model.train(False)", "train(model)"),
 )
 
-TRAINING_CALL = Pattern("training-call", TRAINING_STEP.matcher | TRAIN_MODE.matcher,
-                        TRAINING_STEP.examples + TRAIN_MODE.examples, ("model.eval()", "env.step(action)"))
+FIT = Pattern(
+    "fit",  # a trainer's fit(model, ...): the model is trained by the call
+    m.Call(func=m.Attribute(attr=m.Name("fit")), args=[m.AtLeastN(n=1)]),
+    examples=("trainer.fit(model, datamodule=dm)",),
+    counterexamples=("trainer.fit()", "model.eval()"),
+)
+
+TRAINING_CALL = Pattern("training-call", TRAINING_STEP.matcher | TRAIN_MODE.matcher | FIT.matcher,
+                        TRAINING_STEP.examples + TRAIN_MODE.examples + FIT.examples,
+                        ("model.eval()", "env.step(action)"))
 
 INFERENCE_METHOD = Pattern(
     "inference-method",  # besides calling the model itself
@@ -393,17 +439,18 @@ THREAD = Pattern(
     counterexamples=("from threading import Thread\nThread()", "Thread(target=model.generate)"),
 )
 
-PREPARING_METHODS = ("eval", "to", "cpu", "float", "double", "half", "bfloat16", "requires_grad_",
-                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "tie_weights",
-                     "resize_token_embeddings", "to_empty", "train")
+PREPARING_METHODS = ("eval", "to", "cpu", "cuda", "float", "double", "half", "bfloat16", "requires_grad_",
+                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "fuse", "freeze",
+                     "tie_weights", "resize_token_embeddings", "to_empty", "train")
 PREPARING_CALL = Pattern(
     "preparing-call",  # the model is ready after it (detect checks that it is called on the model)
     m.Call(func=m.Attribute(attr=methods(*PREPARING_METHODS))),
-    examples=("model.eval()", "model.to(device).eval()", "model.load_state_dict(torch.load(path))"),
+    examples=("model.eval()", "model.to(device).eval()", "model.load_state_dict(torch.load(path))",
+              "model.freeze()", "model.requires_grad_(False)", "model.share_memory()", "model.fuse()"),
     counterexamples=("model(x)", "model.generate(ids)"),
 )
 
-CHAINABLE_METHODS = ("eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_")
+CHAINABLE_METHODS = ("eval", "to", "cpu", "cuda", "float", "half", "bfloat16", "requires_grad_", "fuse", "share_memory")
 CHAINED_PREPARATION = Pattern(
     "chained-preparation",  # factory(...).eval().to(device) builds what factory(...) builds
     m.Call(func=m.Attribute(attr=methods(*CHAINABLE_METHODS))),
@@ -412,6 +459,6 @@ CHAINED_PREPARATION = Pattern(
 )
 
 PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE,
-            MODEL_CLASS, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
+            MODEL_CLASS, WEIGHTLESS_MODULE, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
             COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
-            TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)
+            FIT, TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)

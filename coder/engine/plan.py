@@ -200,6 +200,8 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
     the ready point and the first use, the call then moving down to just after that loader.
     """
     script, ready = analysis.script, model.ready
+    if (iterated := _iterated_parameter(script, model)) is not None:
+        return iterated, ready.after
     here = ready.after or ready.before
     before = [loader for loader in analysis.loaders if loader.line <= ready.line
               and script.within(here, script.parent(loader.statement))]
@@ -220,6 +222,20 @@ def _preferred(script, loaders: list[Loader], model: Model) -> Loader | None:
     return None
 
 
+def _iterated_parameter(script, model: Model) -> str | None:
+    """A model bound at a parameter, run in a loop over another parameter (``for x, y in val_loader``):
+    the batches the function is given."""
+    if not isinstance(model.statement, cst.Param):
+        return None
+    function = script.enclosing(model.statement, (cst.FunctionDef,))
+    params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
+    return next((name for site in model.sites if (name := _iterated_name(script, site.call)) in params), None)
+
+
 def _iterated_name(script, node: cst.CSTNode) -> str | None:
+    """``loader`` in ``for x in loader``, ``enumerate(loader)``, ``tqdm(loader)``."""
     loop = next((a for a in script.ancestors(node) if isinstance(a, cst.For)), None)
-    return loop.iter.value if loop is not None and isinstance(loop.iter, cst.Name) else None
+    iterable = loop.iter if loop is not None else None
+    if isinstance(iterable, cst.Call) and iterable.args and not m.matches(iterable.func, m.Name("range")):
+        iterable = iterable.args[0].value
+    return iterable.value if isinstance(iterable, cst.Name) else None
