@@ -33,7 +33,7 @@ class Wrapping:
 class Built:
     builder: str  # what builds it, as --inspect names it
     prior: int = CERTAIN  # evidence weight of the builder alone (torch.load: 1, an unknown call: 0)
-    pipeline: str | None = None  # a pipeline: the attribute of its torch module ("model", "unet")
+    pipeline: str | None = None  # a pipeline or library object: the path of its torch module ("model", "unet")
     wrapped: Wrapping | None = None  # built inside the script's own optimizing call
     compiled: str | None = None  # loaded already compiled (torch.jit.load): never optimized again
     not_model: str | None = None  # built by a library that never gives a model: "a tokenizer"
@@ -87,7 +87,10 @@ class Builders:
         if self._is(call, patterns.CHECKPOINT_LOAD):
             return Built("torch.load", prior=1)
         if self._is(call, patterns.MODEL_FACTORY) or self._is(call, patterns.MODEL_LOOKUP):
-            return Built(name, methods=patterns.INFERENCE_METHODS_OF.get(name, ()))
+            return Built(name)
+        if self._is(call, patterns.LIBRARY_OBJECT):
+            path, runs = patterns.held_module(name)
+            return Built(name, pipeline=path, methods=runs)
         if self._is(call, patterns.PIPELINE):
             return Built(name, pipeline="model")
         if self._is(call, patterns.DIFFUSION_PIPELINE):

@@ -137,8 +137,43 @@ class _Detection:
                 built = self.builders.built_by(node.value, position)
                 var = bound_name(target)
                 if built is not None and var is not None and not _same_model_again(node.value, var):
-                    models += self._if_taken(self._model_at(node, target, var, built), node.value)
+                    model = self._model_at(node, target, var, built)
+                    models += self._if_taken(model, node.value) or self._holding_a_module(model, node, target)
         return models
+
+    def _holding_a_module(self, model: Model, node, target) -> list[Model]:
+        """An object coder does not know, run through its call or a library method (``predictor(img)``,
+        ``engine.predict(img)``), one of whose attributes the script uses as a torch module
+        (``predictor.model.eval()``): that module is optimized in place, the object kept."""
+        built = model.built
+        if built.certain or built.not_model is not None or built.pipeline is not None:
+            return []
+        runs = [r for r in model.references if self._runs_object(r)]
+        held = next(filter(None, map(self._module_attribute, model.references)), None) if runs else None
+        if held is None:
+            return []
+        holder = Built(f"{built.builder} (holding .{held})", pipeline=held, methods=patterns.LIBRARY_METHODS)
+        found = self._model_at(node, target, model.var, holder)
+        self.candidates.append(Candidate(model.var, model.line, True, (f"built by {built.builder}: +0",
+                                         f"its attribute .{held} is used as a torch module: the module it holds")))
+        return [found] if found.sites else []
+
+    def _runs_object(self, reference: cst.CSTNode) -> bool:
+        """``obj(x)`` or ``obj.predict(x)``."""
+        parent = self.script.parent(reference)
+        if isinstance(parent, cst.Call) and parent.func is reference:
+            return True
+        call = self.script.parent(parent) if isinstance(parent, cst.Attribute) else None
+        return isinstance(call, cst.Call) and call.func is parent and parent.attr.value in patterns.LIBRARY_METHODS
+
+    def _module_attribute(self, reference: cst.CSTNode) -> str | None:
+        """``model`` for ``obj.model.eval()`` (a torch-module method called on an attribute of ``obj``)."""
+        attribute = self.script.parent(reference)
+        method = self.script.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+        call = self.script.parent(method) if isinstance(method, cst.Attribute) else None
+        if isinstance(call, cst.Call) and call.func is method and patterns.MODULE_METHOD.found(self.script, call):
+            return attribute.attr.value
+        return None
 
     def _if_taken(self, model: Model, value: cst.BaseExpression) -> list[Model]:
         """The model, if it is one: a known builder's, or a candidate with enough evidence."""
@@ -152,7 +187,7 @@ class _Detection:
 
     def _model_at(self, node, target, var: str, built: Built) -> Model:
         statement = self.script.statement_of(node)
-        optimized = f"{var}.{built.pipeline}" if built.pipeline else var
+        optimized = patterns.held_target(var, built.pipeline) if built.pipeline else var
         model = Model(var, optimized, self.script.position(node), statement, self.script.scope_name(node), built)
         model.generative_pipeline = built.pipeline == "model" and patterns.GENERATIVE_PIPELINE.found(self.script,
                                                                                                        node.value)
@@ -248,7 +283,7 @@ class _Detection:
 
     def _param_model(self, param: cst.Param, built: Built, position: tuple[int, int]) -> Model:
         var = param.name.value
-        target = f"{var}.{built.pipeline}" if built.pipeline else var
+        target = patterns.held_target(var, built.pipeline) if built.pipeline else var
         model = Model(var, target, position, param, self.script.scope_name(param), built)
         model.references = self.uses.name_references(param)
         model.sites, model.entries = self._sites(model)

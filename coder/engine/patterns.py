@@ -46,10 +46,7 @@ def methods(*names: str) -> m.OneOf:
 TORCHVISION_NON_MODELS = {"get_weight", "get_model_weights", "list_models", "get_model_builder"}
 PRETRAINED_MODEL_CLASS = re.compile(r"(Model|For[A-Z]\w*|LMHead\w*)$|^AutoModel")
 NOT_MODEL_CLASS = re.compile(r"Tokenizer|Processor|Config|FeatureExtractor|Pipeline|Scheduler")
-FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential",
-             "sentence_transformers.SentenceTransformer"}
-# inference methods of a known model besides calling it
-INFERENCE_METHODS_OF = {"sentence_transformers.SentenceTransformer": ("encode",)}
+FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential"}
 # a torch.nn layer with weights is a model when a script runs it on its own; activations, pooling, losses are not
 LAYER = re.compile(r"(Lazy)?(Linear|Bilinear|Conv(Transpose)?[123]d|Embedding(Bag)?|(RNN|LSTM|GRU)(Cell)?"
                    r"|Transformer(Encoder|Decoder)?(Layer)?|MultiheadAttention)")
@@ -88,7 +85,6 @@ MODEL_FACTORY = Pattern(
         "import transformers\ntransformers.BertModel(config)",
         "import torch\ntorch.nn.Linear(2, 2)",
         "from torch import nn\nnn.LSTM(8, 16)",
-        "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
         "from lit import LitClassifier\nLitClassifier.load_from_checkpoint('last.ckpt')",
     ),
     counterexamples=(
@@ -169,6 +165,42 @@ GENERATIVE_PIPELINE = Pattern(
     examples=("from transformers import pipeline\npipeline('text-generation', model='gpt2')",
               "from transformers import pipeline\npipeline(task)"),
     counterexamples=("from transformers import pipeline\npipeline('sentiment-analysis')",),
+)
+
+# library objects that hold a torch module and run it from their own methods: the module (its path
+# on the object) is optimized in place, and the object's call and these methods are inference
+ULTRALYTICS_MODELS = {"YOLO", "RTDETR", "SAM", "FastSAM", "NAS", "YOLOWorld", "YOLOE"}
+HELD_MODULES = (  # (the builder's qualified name, the path of the module it holds, its inference methods)
+    (re.compile(r"^ultralytics\.(models\.(\w+\.)*)?(" + "|".join(sorted(ULTRALYTICS_MODELS)) + r")$"),
+     "model", ("predict", "track")),
+    (re.compile(r"^whisper\.load_model$"), "encoder", ("transcribe", "decode", "detect_language", "embed_audio")),
+    (re.compile(r"^sentence_transformers\.SentenceTransformer$"), "[0].auto_model", ("encode",)),
+)
+
+
+# what a library object that holds a torch module is run with, besides its call
+LIBRARY_METHODS = ("predict", "encode", "transcribe", "track", "infer", "inference", "detect", "segment", "embed",
+                   "classify", "run_on_image")
+
+
+def held_module(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """(the path of the torch module, the inference methods) of a library object ``name`` builds."""
+    return next(((path, runs) for pattern, path, runs in HELD_MODULES if pattern.search(name)), None)
+
+
+def held_target(var: str, path: str) -> str:
+    """``model.model``, ``model[0].auto_model``: how the script names the module ``var`` holds."""
+    return f"{var}{path}" if path.startswith("[") else f"{var}.{path}"
+
+
+LIBRARY_OBJECT = Pattern(
+    "library-object",  # the torch module it holds is optimized, not the object
+    m.Call(func=qualified(lambda name: held_module(name) is not None)),
+    examples=("from ultralytics import YOLO\nYOLO('yolov8n.pt')", "import whisper\nwhisper.load_model('base')",
+              "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
+              "from ultralytics import RTDETR\nRTDETR('rtdetr-l.pt')"),
+    counterexamples=("from ultralytics.utils import LOGGER\nLOGGER('x')", "YOLO('yolov8n.pt')",
+                     "import whisper\nwhisper.load_audio('a.mp3')"),
 )
 
 MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
@@ -458,7 +490,7 @@ CHAINED_PREPARATION = Pattern(
     counterexamples=("build().generate()", "model.load_state_dict(state)"),
 )
 
-PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE,
+PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE, LIBRARY_OBJECT,
             MODEL_CLASS, WEIGHTLESS_MODULE, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
             COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
             FIT, TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)
