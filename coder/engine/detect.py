@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.helpers import get_full_name_for_node
 
 from coder.engine import evidence, outcome, patterns
 from coder.engine.builders import Built, Builders
@@ -115,7 +116,7 @@ class _Detection:
         self.candidates: list[Candidate] = []
 
     def analysis(self) -> Analysis:
-        models = self._bound_models() + self._inline_models()
+        models = self._bound_models() + self._imported_models() + self._inline_models()
         models += [self._derived(model, e) for model in models if (e := model.handed_over)]
         models = [self._placed(model) if model.sites and not model.skipped else model for model in models]
         findings = [m.skipped for m in models if m.skipped]
@@ -257,6 +258,37 @@ class _Detection:
                 return True
             value = inner
         return False
+
+    # --- models a sibling module builds, imported by name
+
+    def _imported_models(self) -> list[Model]:
+        """``from model import model``: the instance a module next to the script builds at its top
+        level; optimized in the script, after the import (and the script's own set-up of it)."""
+        models = []
+        for node in m.findall(self.script.view, m.ImportFrom(names=m.DoNotCare())):
+            for alias in node.names if not isinstance(node.names, cst.ImportStar) else ():
+                var = alias.evaluated_alias or alias.evaluated_name
+                qualified = self._imported_name(node, alias)
+                described = self.builders.siblings.describe_instance(qualified) if "." not in var else None
+                if described is not None:
+                    models.append(self._imported_model(node, alias, var, Built(described)))
+        return models
+
+    @staticmethod
+    def _imported_name(node: cst.ImportFrom, alias: cst.ImportAlias) -> str:
+        module = get_full_name_for_node(node.module) if node.module is not None else ""
+        return f"{'.' * len(node.relative)}{module}.{alias.evaluated_name}"
+
+    def _imported_model(self, node: cst.ImportFrom, alias: cst.ImportAlias, var: str, built: Built) -> Model:
+        statement = self.script.statement_of(node)
+        model = Model(var, var, self.script.position(alias), statement, self.script.scope_name(node), built)
+        model.references = self.uses.import_references(node, var)
+        model.sites, model.entries = self._sites(model)
+        model.existing = self._existing(model, self.script.parent(statement))
+        model.skipped = self._left_alone(model, alias)
+        if model.sites or model.skipped:
+            self.candidates.append(Candidate(var, model.line, True, (f"built by {built.builder}: +2",)))
+        return model
 
     # --- models bound at a parameter, and optimized copies
 

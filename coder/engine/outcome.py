@@ -79,7 +79,8 @@ NEVER_CALLED = Kind("C105", "never-called", "'{var}' is built but coder sees no 
 GENERATES = Kind("C201", "generate-fixed-graph", "'{var}' generates text: {transform} captures a fixed graph, "
                  "which generate() cannot use; adding only InferenceOptimizer.get_context")
 NO_SAFE_CONTEXT = Kind("C202", "no-safe-context", "no safe place for InferenceOptimizer.get_context around this "
-                       "call (a lambda, or the statement that builds the model): it runs without it")
+                       "call (a lambda, an await in the statement, or the statement that builds the model): "
+                       "it runs without it")
 REPLACED_OPTIMIZATION = Kind("C203", "replaced-optimization", "'{var}' is already optimized with {label}: "
                              "{transform} replaces that optimization (--keep-existing keeps it)")
 OPTIMIZED_AT_EACH_EVALUATION = Kind("C204", "optimized-at-each-evaluation", "'{var}' is trained and evaluated "

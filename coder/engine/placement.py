@@ -3,7 +3,8 @@
 In order of preference: an existing get_context (it gains the model), a no_grad /
 inference_mode / autocast ``with`` (it gains an item), a ``@torch.no_grad()`` function (its
 body is wrapped, after the docstring), else the outermost loop or the smallest statement
-around the call (wrapped in a new ``with``).
+around the call (wrapped in a new ``with``). A context never spans an ``await``: the thread
+count and no_grad it sets would hold for whatever other task the event loop runs meanwhile.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
+import libcst.matchers as m
 
 from coder.engine import injected, patterns
 from coder.engine.parse import Script
@@ -53,7 +55,7 @@ def place(script: Script, site: Site, model_statement: cst.CSTNode, training: li
         return None  # a lambda runs later, outside any with around its definition
     function = script.enclosing(site.call, (cst.FunctionDef,))
     withs = [a for a in _ancestors_in(script, site.call, function)
-             if isinstance(a, cst.With) and not script.within(model_statement, a)]
+             if isinstance(a, cst.With) and not script.within(model_statement, a) and not _awaits(a)]
     for node in withs:
         if (context := injected.context_call_in(node)) is not None:
             spelled = {script.code(arg.value) for arg in context.args}
@@ -61,7 +63,8 @@ def place(script: Script, site: Site, model_statement: cst.CSTNode, training: li
     for node in withs:
         if any(patterns.INFERENCE_CONTEXT.found(script, item.item) for item in node.items):
             return AddWithItem(node)
-    if function is not None and _wraps_whole_body(script, function) and not script.within(model_statement, function):
+    if (function is not None and _wraps_whole_body(script, function) and not _awaits(function.body)
+            and not script.within(model_statement, function)):
         return WrapBody(function)
     return _statement_to_wrap(script, site, function, model_statement, training)
 
@@ -80,11 +83,17 @@ def _wraps_whole_body(script: Script, function: cst.FunctionDef) -> bool:
 def _statement_to_wrap(script: Script, site: Site, function, model_statement, training) -> WrapStatement | None:
     statements = [a for a in _ancestors_in(script, site.call, function)
                   if isinstance(script.parent(a), (cst.IndentedBlock, cst.Module))]
-    if not statements or script.within(model_statement, statements[0]):
+    if not statements or script.within(model_statement, statements[0]) or _awaits(statements[0]):
         return None
-    loops = [s for s in statements if isinstance(s, LOOPS) and not script.within(model_statement, s)
+    loops = [s for s in statements if isinstance(s, LOOPS) and not script.within(model_statement, s) and not _awaits(s)
              and not any(script.within(call, s) for call in training)]
     return WrapStatement(loops[-1] if loops else statements[0])
+
+
+def _awaits(node: cst.CSTNode) -> bool:
+    """``node`` holds an ``await`` (or ``async for``/``async with``): a context around it would stay
+    set while the event loop runs other tasks."""
+    return bool(m.findall(node, m.Await() | m.For(asynchronous=m.Asynchronous()) | m.With(asynchronous=m.Asynchronous())))
 
 
 def _ancestors_in(script: Script, node: cst.CSTNode, function) -> list[cst.CSTNode]:

@@ -48,6 +48,14 @@ class Uses:
                 return sorted((access.node for access in assignment.references), key=self.script.position)
         return []
 
+    def import_references(self, node: cst.Import | cst.ImportFrom, name: str) -> list[cst.CSTNode]:
+        """Every read of ``name`` as ``node`` imports it, in script order."""
+        scope = self.script.scope(node)
+        for assignment in scope.assignments[name] if scope is not None else ():
+            if getattr(assignment, "node", None) is node:
+                return sorted((access.node for access in assignment.references), key=self.script.position)
+        return []
+
     def attribute_references(self, owner: cst.ClassDef, attribute: str) -> list[cst.CSTNode]:
         """Every ``self.<attribute>`` inside a class."""
         return m.findall(owner, self_attribute(attribute))
