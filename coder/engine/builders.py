@@ -35,7 +35,7 @@ class Built:
     prior: int = CERTAIN  # evidence weight of the builder alone (torch.load: 1, an unknown call: 0)
     pipeline: str | None = None  # a pipeline or library object: the path of its torch module ("model", "unet")
     wrapped: Wrapping | None = None  # built inside the script's own optimizing call
-    compiled: str | None = None  # loaded already compiled (torch.jit.load): never optimized again
+    compiled: str | None = None  # loaded already compiled (torch.jit.load): only a runtime that takes it
     not_model: str | None = None  # built by a library that never gives a model: "a tokenizer"
     methods: tuple[str, ...] = ()  # inference methods besides calling it (SentenceTransformer.encode)
 

@@ -211,8 +211,6 @@ class _Detection:
         if trainer is not None:
             return outcome.TRAINED_IN_METHOD.at(model.position, var=model.var, method=trainer.name.value,
                                                 line=self.script.line(trainer))
-        if model.built.compiled:
-            return outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=model.built.compiled)
         one_statement = isinstance(model.statement, cst.SimpleStatementLine) and len(model.statement.body) == 1
         if model.sites and not one_statement:
             return outcome.NO_ROOM_AFTER.at(model.position, var=model.var)

@@ -86,6 +86,9 @@ def make_plan(analysis: Analysis, call: OptimizerCall, keep_existing: bool = Fal
 def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan, keep_existing: bool) -> bool:
     """Plan the model's optimizer call; False when the model is left as it is (no get_context either)."""
     plan.warnings += [model.note] if model.note else []
+    if model.built.compiled and (keep_existing or not call.takes_script_module):  # torch.jit.load
+        plan.warnings.append(outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=model.built.compiled))
+        return False
     if (kept := _kept_as_the_script_optimizes(call, model, keep_existing)) is not None:
         plan.warnings += kept
         return False
