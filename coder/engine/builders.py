@@ -77,6 +77,8 @@ class Builders:
                 return Built(f"class {self.script.code(call.func)}", prior=0,
                              not_model="a module without parameters or buffers")
             return Built(f"class {self.script.code(call.func)}")
+        if (classes := self._defined(call.func, cst.ClassDef)) and all(_plain(c) for c in classes):
+            return Built(f"class {self.script.code(call.func)}", prior=0, not_model="a plain class of the script")
         if (returned := self._returned_by_helper(call, None)) is not None:
             return returned
         return self._from_elsewhere(call)
@@ -86,6 +88,8 @@ class Builders:
         name = self._name(call)
         if self._is(call, patterns.CHECKPOINT_LOAD):
             return Built("torch.load", prior=1)
+        if self._is(call, patterns.HUB_AUTOSHAPE):
+            return Built(name, pipeline="model")
         if self._is(call, patterns.MODEL_FACTORY) or self._is(call, patterns.MODEL_LOOKUP):
             return Built(name)
         if self._is(call, patterns.LIBRARY_OBJECT):
@@ -187,3 +191,9 @@ class Builders:
         """What a helper passes on to its callers: a model, or what torch.load gives (not a candidate
         that only the evidence of the helper's own uses could make a model)."""
         return built if built is not None and built.prior > 0 and built.not_model is None else None
+
+
+def _plain(node: cst.ClassDef) -> bool:
+    """``class Runner:`` or ``class Runner(object):``: an object of the script, not a torch module (a
+    model it holds on ``self`` is found where it is assigned)."""
+    return all(isinstance(base.value, cst.Name) and base.value.value == "object" for base in node.bases)

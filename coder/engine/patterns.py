@@ -203,6 +203,15 @@ LIBRARY_OBJECT = Pattern(
                      "import whisper\nwhisper.load_audio('a.mp3')"),
 )
 
+HUB_AUTOSHAPE = Pattern(
+    "hub-autoshape",  # YOLOv5 from torch.hub: an AutoShape wrapper (file names, PIL images in) around .model
+    m.Call(func=qualified_in({"torch.hub.load"}), args=[m.ZeroOrMore(), m.Arg(
+        value=m.SimpleString(m.MatchIfTrue(lambda text: "yolov5" in text.lower()))), m.ZeroOrMore()]),
+    examples=("import torch\ntorch.hub.load('ultralytics/yolov5', 'yolov5s')",
+              "import torch\ntorch.hub.load('.', 'custom', path='weights/yolov5s.pt', source='local')"),
+    counterexamples=("import torch\ntorch.hub.load('pytorch/vision', 'resnet18')",),
+)
+
 MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
                "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
                "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
@@ -252,14 +261,16 @@ WEIGHTLESS_MODULE = Pattern(
 MODEL_CLASS = Pattern(
     "model-class",  # also when it derives from another model class of the file (detect follows those)
     m.ClassDef(bases=[m.ZeroOrMore(), m.Arg(value=qualified(is_model_base)), m.ZeroOrMore()])
-    | m.ClassDef(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
+    | m.ClassDef(bases=[m.AtLeastN(n=1)],  # a plain class with a forward() method is no module
+                 body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
     examples=("import torch.nn as nn\nclass Net(nn.Module):\n    pass",
               "import torch.nn as nn\nclass Ensemble(nn.ModuleList):\n    pass",
               "import lightning as L\nclass Classifier(L.LightningModule):\n    pass",
               "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
               "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x"),
     counterexamples=(
-        "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",),
+        "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",
+        "class Runner:\n    def forward(self, x):\n        return self.model(x)"),
 )
 
 # --- what is not a model however it is used: a candidate built by one of these is never taken
@@ -490,7 +501,7 @@ CHAINED_PREPARATION = Pattern(
     counterexamples=("build().generate()", "model.load_state_dict(state)"),
 )
 
-PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE, LIBRARY_OBJECT,
+PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE, LIBRARY_OBJECT, HUB_AUTOSHAPE,
             MODEL_CLASS, WEIGHTLESS_MODULE, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
             COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
             FIT, TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)
