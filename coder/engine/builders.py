@@ -62,7 +62,15 @@ class Builders:
             return Built(f"an item of {self.script.code(expr.value)}", prior=0)
         if not isinstance(expr, cst.Call):
             return None
+        if position is not None and (held := self._held_in_tuple(expr, position)) is not None:
+            return held
         return self._built_by_call(expr) if position is None else self._returned_by_helper(expr, position)
+
+    def _held_in_tuple(self, call: cst.Call, position: int) -> Built | None:
+        """``model, preprocess = clip.load(...)``: the library object at ``position`` of the tuple."""
+        name = self._name(call)
+        at, path, runs = patterns.HELD_IN_TUPLE.get(name, (None, None, ()))
+        return Built(name, pipeline=path, methods=runs) if at == position else None
 
     def _built_by_call(self, call: cst.Call) -> Built | None:
         if injected.is_optimizer_call(call):  # ``model = InferenceOptimizer.trace(model)``: still that model

@@ -175,7 +175,15 @@ HELD_MODULES = (  # (the builder's qualified name, the path of the module it hol
      "model", ("predict", "track")),
     (re.compile(r"^whisper\.load_model$"), "encoder", ("transcribe", "decode", "detect_language", "embed_audio")),
     (re.compile(r"^sentence_transformers\.SentenceTransformer$"), "[0].auto_model", ("encode",)),
+    (re.compile(r"^segment_anything\.(predictor\.)?SamPredictor$"), "model.image_encoder", ("set_image", "predict")),
+    (re.compile(r"^mmdet\.apis\.init_detector$|^mmseg\.apis\.init_(model|segmentor)$"), "backbone", ()),
+    (re.compile(r"^mmdet\.apis\.DetInferencer$"), "model.backbone", ()),
 )
+# builders that return a tuple holding such an object: (its position, the module's path, its inference methods)
+HELD_IN_TUPLE = {"clip.load": (0, "visual", ("encode_image",)),
+                 "open_clip.create_model_and_transforms": (0, "visual", ("encode_image",))}
+# library functions that run the model given as their first argument
+LIBRARY_RUNNERS = {"mmdet.apis.inference_detector", "mmseg.apis.inference_model", "mmseg.apis.inference_segmentor"}
 
 
 # what a library object that holds a torch module is run with, besides its call
@@ -192,6 +200,13 @@ def held_target(var: str, path: str) -> str:
     """``model.model``, ``model[0].auto_model``: how the script names the module ``var`` holds."""
     return f"{var}{path}" if path.startswith("[") else f"{var}.{path}"
 
+
+LIBRARY_RUNNER = Pattern(
+    "library-runner",  # ``inference_detector(model, image)``: the library runs the model
+    m.Call(func=qualified_in(LIBRARY_RUNNERS), args=[m.Arg(keyword=None), m.ZeroOrMore()]),
+    examples=("from mmdet.apis import inference_detector\ninference_detector(model, 'demo.jpg')",),
+    counterexamples=("inference_detector(model, 'demo.jpg')",),
+)
 
 LIBRARY_OBJECT = Pattern(
     "library-object",  # the torch module it holds is optimized, not the object
@@ -501,7 +516,7 @@ CHAINED_PREPARATION = Pattern(
     counterexamples=("build().generate()", "model.load_state_dict(state)"),
 )
 
-PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE, LIBRARY_OBJECT, HUB_AUTOSHAPE,
+PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE, LIBRARY_OBJECT, LIBRARY_RUNNER, HUB_AUTOSHAPE,
             MODEL_CLASS, WEIGHTLESS_MODULE, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
             COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
             FIT, TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)
