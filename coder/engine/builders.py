@@ -98,11 +98,11 @@ class Builders:
             return Built("torch.load", prior=1)
         if self._is(call, patterns.HUB_AUTOSHAPE):
             return Built(name, pipeline="model")
-        if self._is(call, patterns.MODEL_FACTORY) or self._is(call, patterns.MODEL_LOOKUP):
-            return Built(name)
         if self._is(call, patterns.LIBRARY_OBJECT):
             path, runs = patterns.held_module(name)
             return Built(name, pipeline=path, methods=runs)
+        if self._is(call, patterns.MODEL_FACTORY) or self._is(call, patterns.MODEL_LOOKUP):
+            return Built(name)
         if self._is(call, patterns.PIPELINE):
             return Built(name, pipeline="model")
         if self._is(call, patterns.DIFFUSION_PIPELINE):

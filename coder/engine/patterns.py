@@ -178,6 +178,9 @@ HELD_MODULES = (  # (the builder's qualified name, the path of the module it hol
     (re.compile(r"^segment_anything\.(predictor\.)?SamPredictor$"), "model.image_encoder", ("set_image", "predict")),
     (re.compile(r"^mmdet\.apis\.init_detector$|^mmseg\.apis\.init_(model|segmentor)$"), "backbone", ()),
     (re.compile(r"^mmdet\.apis\.DetInferencer$"), "model.backbone", ()),
+    (re.compile(r"^detectron2\.engine\.(defaults\.)?DefaultPredictor$"), "model.backbone", ()),
+    # detectors take lists of images and give lists of dicts; their backbone takes and gives tensors
+    (re.compile(r"^torchvision\.models\.detection\.(\w+\.)*[a-z]\w*$"), "backbone", ()),
 )
 # builders that return a tuple holding such an object: (its position, the module's path, its inference methods)
 HELD_IN_TUPLE = {"clip.load": (0, "visual", ("encode_image",)),
@@ -213,8 +216,11 @@ LIBRARY_OBJECT = Pattern(
     m.Call(func=qualified(lambda name: held_module(name) is not None)),
     examples=("from ultralytics import YOLO\nYOLO('yolov8n.pt')", "import whisper\nwhisper.load_model('base')",
               "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
-              "from ultralytics import RTDETR\nRTDETR('rtdetr-l.pt')"),
+              "from ultralytics import RTDETR\nRTDETR('rtdetr-l.pt')",
+              "import torchvision\ntorchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None)",
+              "from detectron2.engine import DefaultPredictor\nDefaultPredictor(cfg)"),
     counterexamples=("from ultralytics.utils import LOGGER\nLOGGER('x')", "YOLO('yolov8n.pt')",
+                     "from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights as W\nW.verify(w)",
                      "import whisper\nwhisper.load_audio('a.mp3')"),
 )
 

@@ -61,8 +61,14 @@ def _scan_block(script: Script, uses: Uses, model, body: list, start: int) -> tu
         line = script.line(body[first_use])
         return outcome.TRAINED_AND_EVALUATED.at(model.position, var=model.var, line=line), True
     preparing = [i for i in range(start + 1, first_use) if i in trained or i in optimized
-                 or any(_prepares(body[i], spelling) for spelling in (model.var, model.target))]
+                 or any(_prepares(body[i], spelling) for spelling in _spellings(model))]
     return _ready_at(script, model, body, max([start] + preparing), first_use), bool(inference)
+
+
+def _spellings(model) -> list[str]:
+    """``predictor``, ``predictor.model``, ``predictor.model.backbone``: the model, and what holds it."""
+    parts = model.target[len(model.var):].split(".")
+    return [model.var + ".".join(parts[:n]) for n in range(1, len(parts) + 1)]
 
 
 def _ready_at(script: Script, model, body: list, ready: int, first_use: int) -> ReadyPoint:
