@@ -42,7 +42,7 @@ class Settings:
     max_drop: float | None
     never_slower: bool
     quiet: bool
-    record: Path | None
+    record: str | None  # the file -o auto's run writes
     record_calls: int
     record_checks: int
     record_inputs: int
@@ -109,8 +109,8 @@ def readable_file(text: str) -> Path:
     return path
 
 
-def file_path(text: str) -> Path:
-    return Path(text).expanduser()
+def file_path(text: str) -> str:
+    return os.path.expanduser(text)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -135,7 +135,8 @@ VARIABLES = (
     Variable("CODER_CACHE_SIZE", byte_size, 4 << 30, "4G",
              "a size above 0: bytes, or a number with K, M, G or T such as 512M"),
     Variable("CODER_CALIB_CALLS", whole_number(1, 1000), 4, "4", "a whole number from 1 to 1000"),
-    Variable("CODER_CONVERSION_BUDGET", seconds_or_off, None, "the default (20 calls of the original, at least 60 s; no limit with CODER_NEVER_SLOWER=0)",
+    Variable("CODER_CONVERSION_BUDGET", seconds_or_off, None,
+             "the default (20 calls of the original, at least 60 s; no limit with CODER_NEVER_SLOWER=0)",
              "a number of seconds above 0, or off"),
     Variable("CODER_CPUINFO", readable_file, None, "/proc/cpuinfo", "a readable cpuinfo file"),
     Variable("CODER_DEBUG", switch, False, "off", SWITCH),
