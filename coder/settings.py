@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Mapping
 
 PREFIX = "CODER_"
 ON_WORDS = ("1", "on", "true", "yes")
 OFF_WORDS = ("0", "off", "false", "no", "none")
+OFF_NAMES = OFF_WORDS[1:]  # where a number is also accepted, 0 is that number
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -95,11 +96,11 @@ def folder_or_switch(text: str) -> bool | Path:
         return Path(text).expanduser()
 
 
-def seconds_or_off(text: str) -> float:
-    """Seconds above 0, or an off word: no limit (math.inf)."""
-    if text.lower() in OFF_WORDS:
-        return math.inf
-    return number(0, math.inf, low_open=True)(text)
+def or_off(parse: Callable[[str], object], off: object = None) -> Callable[[str], object]:
+    """``parse``, or ``off`` for an off word other than 0."""
+    def parse_or_off(text: str) -> object:
+        return off if text.lower() in OFF_NAMES else parse(text)
+    return parse_or_off
 
 
 def readable_file(text: str) -> Path:
@@ -110,6 +111,8 @@ def readable_file(text: str) -> Path:
 
 
 def file_path(text: str) -> str:
+    if text.lower() in ON_WORDS:  # CODER_RECORD=1 is not a file name anyone means
+        raise ValueError(text)
     return os.path.expanduser(text)
 
 
@@ -122,6 +125,9 @@ class Variable:
     default: object
     default_text: str  # the default as the warning and docs/SETTINGS.md say it
     accepted: str  # what the parser takes, for the warning and docs/SETTINGS.md
+    meaning: str  # what it changes, for docs/SETTINGS.md
+    good: tuple[tuple[str, object], ...] = ()  # examples: text and its value (docs, tests)
+    bad: tuple[str, ...] = ()  # examples the parser refuses (tests)
 
     @property
     def field(self) -> str:
@@ -129,28 +135,65 @@ class Variable:
 
 
 SWITCH = "on or off (also 1/0, true/false, yes/no)"
+SWITCH_GOOD = (("1", True), ("on", True), ("YES", True), ("0", False), ("off", False), ("False", False))
+SWITCH_BAD = ("2", "-1", "maybe", "nan")
+COUNT_BAD = ("abc", "0", "-1", "2.5", "nan", "inf")
+SECONDS_BAD = ("xyz", "0", "-1", "nan", "inf", "-inf")
 VARIABLES = (
     Variable("CODER_CACHE", folder_or_switch, True, "$XDG_CACHE_HOME/coder or ~/.cache/coder",
-             "a folder, or off"),
+             "a folder, or off", "where converted models are kept (python -m coder cache list)",
+             good=(("/tmp/coder-cache", Path("/tmp/coder-cache")), ("off", False), ("on", True))),
     Variable("CODER_CACHE_SIZE", byte_size, 4 << 30, "4G",
-             "a size above 0: bytes, or a number with K, M, G or T such as 512M"),
-    Variable("CODER_CALIB_CALLS", whole_number(1, 1000), 4, "4", "a whole number from 1 to 1000"),
-    Variable("CODER_CONVERSION_BUDGET", seconds_or_off, None,
+             "a size above 0: bytes, or a number with K, M, G or T such as 512M",
+             "the cache's size; the least recently used entries go past it",
+             good=(("512M", 512 << 20), ("4G", 4 << 30), ("1.5GB", 3 << 29), ("1000", 1000)),
+             bad=("abc", "-1", "0", "nan", "inf", "4X", "G")),
+    Variable("CODER_CALIB_CALLS", whole_number(1, 1000), 4, "4", "a whole number from 1 to 1000",
+             "INT8 without calib_data: the script's calls whose inputs calibrate",
+             good=(("1", 1), ("8", 8), ("1000", 1000)), bad=COUNT_BAD + ("1001",)),
+    Variable("CODER_CONVERSION_BUDGET", or_off(number(0, math.inf, low_open=True), math.inf), None,
              "the default (20 calls of the original, at least 60 s; no limit with CODER_NEVER_SLOWER=0)",
-             "a number of seconds above 0, or off"),
-    Variable("CODER_CPUINFO", readable_file, None, "/proc/cpuinfo", "a readable cpuinfo file"),
-    Variable("CODER_DEBUG", switch, False, "off", SWITCH),
-    Variable("CODER_MAX_DROP", number(0, 1), None, "none (each precision's tolerance)",
-             "a number from 0 to 1"),
-    Variable("CODER_NEVER_SLOWER", switch, True, "on", SWITCH),
-    Variable("CODER_QUIET", switch, False, "off", SWITCH),
-    Variable("CODER_RECORD", file_path, None, "none (no recording)", "a file path"),
-    Variable("CODER_RECORD_CALLS", whole_number(1), 20, "20", "a whole number from 1 up"),
-    Variable("CODER_RECORD_CHECKS", whole_number(1, 1000), 3, "3", "a whole number from 1 to 1000"),
-    Variable("CODER_RECORD_INPUTS", whole_number(1, 1000), 8, "8", "a whole number from 1 to 1000"),
+             "a number of seconds above 0, or off", "how long one conversion may take before it is stopped",
+             good=(("30", 30.0), ("0.5", 0.5), ("off", math.inf)), bad=SECONDS_BAD + ("on",)),
+    Variable("CODER_CPUINFO", or_off(readable_file), None, "/proc/cpuinfo", "a readable cpuinfo file, or off",
+             "another CPU's /proc/cpuinfo text: coder decides as on that CPU",
+             good=(("/proc/cpuinfo", Path("/proc/cpuinfo")), ("off", None)), bad=("/no/such/cpuinfo",)),
+    Variable("CODER_DEBUG", switch, False, "off", SWITCH,
+             "a library's whole error and its held output behind a one-line message",
+             good=SWITCH_GOOD, bad=SWITCH_BAD),
+    Variable("CODER_MAX_DROP", or_off(number(0, 1)), None, "none (each precision's tolerance)",
+             "a number from 0 to 1, or off", "the accuracy check's criterion (--max-drop sets it)",
+             good=(("0.01", 0.01), ("0", 0.0), ("1", 1.0), ("off", None)), bad=("abc", "-0.1", "1.5", "nan", "inf")),
+    Variable("CODER_NEVER_SLOWER", switch, True, "on", SWITCH,
+             "a runtime not faster than the original on the first calls is not used",
+             good=SWITCH_GOOD, bad=SWITCH_BAD),
+    Variable("CODER_QUIET", switch, False, "off", SWITCH,
+             "no closing line per model, no tuning table", good=SWITCH_GOOD, bad=SWITCH_BAD),
+    Variable("CODER_RECORD", or_off(file_path), None, "none (no recording)", "a file path, or off",
+             "-o auto sets it for each run: the JSON file of its timings",
+             good=(("/tmp/run.json", "/tmp/run.json"), ("off", None)), bad=("1", "on")),
+    Variable("CODER_RECORD_CALLS", whole_number(1), 20, "20", "a whole number from 1 up",
+             "-o auto (--calls): timed calls per run", good=(("5", 5), ("20", 20)), bad=COUNT_BAD),
+    Variable("CODER_RECORD_CHECKS", whole_number(1, 1000), 3, "3", "a whole number from 1 to 1000",
+             "-o auto: calls after the warm-up before timing starts", good=(("1", 1), ("3", 3)),
+             bad=COUNT_BAD + ("1001",)),
+    Variable("CODER_RECORD_INPUTS", whole_number(1, 1000), 8, "8", "a whole number from 1 to 1000",
+             "-o auto: the script's inputs kept to replay", good=(("1", 1), ("8", 8)), bad=COUNT_BAD + ("1001",)),
     Variable("CODER_RECORD_SECONDS", number(0, math.inf, low_open=True), 10.0, "10",
-             "a number of seconds above 0"),
+             "a number of seconds above 0", "-o auto (--budget): time for the timed calls per run",
+             good=(("10", 10.0), ("0.5", 0.5)), bad=SECONDS_BAD),
 )
+
+
+def markdown_table() -> str:
+    """The table of docs/SETTINGS.md (a test keeps the two the same)."""
+    types = {field.name: field.type for field in fields(Settings)}
+    rows = ["| variable | what it changes | type | default | accepted values | examples |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for v in VARIABLES:
+        examples = ", ".join(f"`{text}`" for text, _ in v.good)
+        rows.append(f"| `{v.name}` | {v.meaning} | `{types[v.field].replace(" | ", "` or `")}` | {v.default_text} | {v.accepted} | {examples} |")
+    return "\n".join(rows) + "\n"
 
 
 def value_of(variable: Variable, environ: Mapping[str, str]) -> tuple[object, str | None]:
