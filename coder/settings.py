@@ -152,7 +152,7 @@ VARIABLES = (
              "INT8 without calib_data: the script's calls whose inputs calibrate",
              good=(("1", 1), ("8", 8), ("1000", 1000)), bad=COUNT_BAD + ("1001",)),
     Variable("CODER_CONVERSION_BUDGET", or_off(number(0, math.inf, low_open=True), math.inf), None,
-             "the default (20 calls of the original, at least 60 s; no limit with CODER_NEVER_SLOWER=0)",
+             "20 calls of the original, at least 60 s (no limit with CODER_NEVER_SLOWER=0)",
              "a number of seconds above 0, or off", "how long one conversion may take before it is stopped",
              good=(("30", 30.0), ("0.5", 0.5), ("off", math.inf)), bad=SECONDS_BAD + ("on",)),
     Variable("CODER_CPUINFO", or_off(readable_file), None, "/proc/cpuinfo", "a readable cpuinfo file, or off",
@@ -192,7 +192,8 @@ def markdown_table() -> str:
             "| --- | --- | --- | --- | --- | --- |"]
     for v in VARIABLES:
         examples = ", ".join(f"`{text}`" for text, _ in v.good)
-        rows.append(f"| `{v.name}` | {v.meaning} | `{types[v.field].replace(" | ", "` or `")}` | {v.default_text} | {v.accepted} | {examples} |")
+        kind = types[v.field].replace(" | ", "` or `")
+        rows.append(f"| `{v.name}` | {v.meaning} | `{kind}` | {v.default_text} | {v.accepted} | {examples} |")
     return "\n".join(rows) + "\n"
 
 
