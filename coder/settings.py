@@ -205,7 +205,8 @@ def value_of(variable: Variable, environ: Mapping[str, str]) -> tuple[object, st
     try:
         return variable.parse(text), None
     except ValueError:
-        return variable.default, (f"coder: {variable.name}={text} ignored (expected {variable.accepted}): "
+        shown = text if text.isprintable() else repr(text)  # one line, whatever the value holds
+        return variable.default, (f"coder: {variable.name}={shown} ignored (expected {variable.accepted}): "
                                   f"using {variable.default_text}")
 
 

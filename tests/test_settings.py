@@ -45,6 +45,11 @@ def test_a_bad_value_is_one_line_and_the_default_serves(variable, text):
     assert getattr(read, variable.field) == variable.default
 
 
+def test_a_value_with_a_line_break_is_still_one_line():
+    _, [line] = settings.read({"CODER_CALIB_CALLS": "4\n5"})
+    assert line.startswith("coder: CODER_CALIB_CALLS='4\\n5' ignored") and "\n" not in line
+
+
 @pytest.mark.parametrize("variable", settings.VARIABLES, ids=lambda v: v.name)
 def test_unset_or_empty_is_the_default(variable):
     for environ in ({}, {variable.name: ""}, {variable.name: "  "}):
