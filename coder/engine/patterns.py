@@ -180,7 +180,7 @@ HELD_MODULES = (  # (the builder's qualified name, the path of the module it hol
     (re.compile(r"^mmdet\.apis\.DetInferencer$"), "model.backbone", ()),
     (re.compile(r"^detectron2\.engine\.(defaults\.)?DefaultPredictor$"), "model.backbone", ()),
     # detectors take lists of images and give lists of dicts; their backbone takes and gives tensors
-    (re.compile(r"^torchvision\.models\.detection\.(\w+\.)*[a-z]\w*$"), "backbone", ()),
+    (re.compile(r"^torchvision\.models\.detection\.([a-z_0-9]+\.)?[a-z]\w*$"), "backbone", ()),
 )
 # builders that return a tuple holding such an object: (its position, the module's path, its inference methods)
 HELD_IN_TUPLE = {"clip.load": (0, "visual", ("encode_image",)),
