@@ -16,6 +16,7 @@ nothing to place gets a reason to be skipped.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -139,8 +140,45 @@ class _Detection:
                 var = bound_name(target)
                 if built is not None and var is not None and not _same_model_again(node.value, var):
                     model = self._model_at(node, target, var, built)
-                    models += self._if_taken(model, node.value) or self._holding_a_module(model, node, target)
+                    taken = (self._if_taken(model, node.value) or self._holding_a_module(model, node, target))
+                    taken = [self._through_module_method(t, node, target) for t in taken]
+                    models += taken if any(m.sites for m in taken) else (self._unknown_holder(model) or taken)
         return models
+
+    def _through_module_method(self, model: Model, node, target) -> Model:
+        """A model run only through a method that runs one of its modules (``clip.get_image_features(
+        **inputs)``): that module is optimized, and those calls are the inference sites."""
+        if model.sites or model.built.pipeline is not None:
+            return model
+        methods = [c.func.attr.value for r in model.references if (c := self._method_call(r)) is not None]
+        method = next((name for name in patterns.MODULE_OF_METHOD if name in methods), None)
+        if method is None:
+            return model
+        built = dataclasses.replace(model.built, pipeline=patterns.MODULE_OF_METHOD[method], methods=(method,))
+        return self._model_at(node, target, model.var, built)
+
+    def _unknown_holder(self, model: Model) -> list[Model]:
+        """A torch object (moved, or put in eval mode) that the script runs only through a library
+        method (``obj.to(device); obj.predict(x)``), with nothing showing which module it holds:
+        left as it is, with a finding that says why."""
+        built = model.built
+        if built.certain or built.not_model is not None or model.sites:
+            return []
+        methods = [c for r in model.references if (c := self._method_call(r)) is not None]
+        ran = [c for c in methods if c.func.attr.value in patterns.LIBRARY_METHODS]
+        torch_clue = any(patterns.MODULE_METHOD.found(self.script, c) or patterns.DEVICE_METHOD.found(self.script, c)
+                         for c in methods)
+        if not (ran and torch_clue):
+            return []
+        model.skipped = outcome.HELD_MODULE_UNKNOWN.at(model.position, var=model.var,
+                                                       method=ran[0].func.attr.value)
+        return [model]
+
+    def _method_call(self, reference: cst.CSTNode) -> cst.Call | None:
+        """``obj.method(...)`` for a reference to ``obj``."""
+        attribute = self.script.parent(reference)
+        call = self.script.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+        return call if isinstance(call, cst.Call) and call.func is attribute else None
 
     def _holding_a_module(self, model: Model, node, target) -> list[Model]:
         """An object coder does not know, run through its call or a library method (``predictor(img)``,

@@ -185,6 +185,8 @@ HELD_MODULES = (  # (the builder's qualified name, the path of the module it hol
 # builders that return a tuple holding such an object: (its position, the module's path, its inference methods)
 HELD_IN_TUPLE = {"clip.load": (0, "visual", ("encode_image",)),
                  "open_clip.create_model_and_transforms": (0, "visual", ("encode_image",))}
+# methods of a model that run one of its modules: that module is optimized (HF CLIP, SigLIP)
+MODULE_OF_METHOD = {"get_image_features": "vision_model", "get_text_features": "text_model"}
 # library functions that run the model given as their first argument
 LIBRARY_RUNNERS = {"mmdet.apis.inference_detector", "mmseg.apis.inference_model", "mmseg.apis.inference_segmentor"}
 

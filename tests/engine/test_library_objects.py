@@ -29,6 +29,17 @@ def test_an_unknown_object_without_a_visible_module_is_left_alone():
     assert_codemod('from lib import Engine\nengine = Engine()\nprint(engine.infer("a.jpg"))\n', expected_skip="C001")
 
 
+def test_a_torch_object_run_through_a_method_coder_cannot_see_into_is_left_alone_with_why():
+    assert_codemod("""\
+        from lib import load
+        reader = load("en")
+        reader.eval()
+        print(reader.predict("receipt.png"))
+        """, expected_skip="C003", expected_warnings=(
+        "2:1: C106 'reader' runs a torch module through .predict(), but coder cannot tell which of its "
+        "attributes is that module: left as it is",))
+
+
 def test_a_known_library_object_keeps_its_own_api():
     outcome = assert_codemod("""\
         import whisper
