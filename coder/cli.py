@@ -21,7 +21,7 @@ import click
 from click.core import ParameterSource
 
 import coder
-import transforms
+from coder import transforms
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

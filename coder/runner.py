@@ -31,7 +31,7 @@ def _execute(source: str, path: str, args: list[str]) -> int:
     module.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
     sys.modules["__main__"] = module
     sys.argv = [path, *args]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    sys.path.insert(0, os.path.dirname(os.path.realpath(path)))  # as python does: the script's folder, links resolved
     try:
         exec(code, module.__dict__)
     except SystemExit as stop:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import libcst as cst
 import libcst.matchers as m
 
-import transforms
+from coder import transforms
 
 OPTIMIZER = "InferenceOptimizer"
 IMPORT_FROM = "coder.backend"
