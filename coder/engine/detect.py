@@ -272,6 +272,7 @@ class _Detection:
             return copy
         source.existing.remove(made)
         source.products.append(Product(made.call, made.call.args[0].value, made.line))
+        source.existing = with_written(source.existing, source.products)  # ipex.optimize before the trace
         return None
 
     def _derived(self, source: Model, made: Existing) -> Model:

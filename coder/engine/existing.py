@@ -159,10 +159,13 @@ def _writes(script: Script, call: cst.Call) -> bool:
 
 
 def with_written(existing: list[Existing], written: list[Product]) -> list[Existing]:
-    """``model = ipex.optimize(model)`` before the script writes the model: what it makes is written."""
+    """The optimizations, knowing what the script writes: one inside a product
+    (``torch.jit.save(torch.jit.trace(model, x), path)``) is none; one reassigning the model
+    before a product (``model = ipex.optimize(model)``) makes what is written."""
     last = max((product.line for product in written), default=0)
+    inside = {id(product.call) for product in written}
     return [replace(e, written=True) if e.derived is None and e.line < last else e
-            for e in existing]
+            for e in existing if id(e.call) not in inside]
 
 
 def wrapping_optimization(script: Script, wrapping, statement: cst.BaseStatement) -> Existing:
