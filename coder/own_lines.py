@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import warnings
 from typing import NamedTuple
 
 
@@ -49,8 +50,12 @@ def _indent(text: str) -> int:
 
 def compile_as_original(patched: str, original: str, path: str):
     """The code object of ``patched`` whose line numbers (and columns) are those of ``original``."""
-    tree = ast.parse(patched, path)
     lines = own_lines(original, patched)
+    with warnings.catch_warnings(record=True) as caught:  # SyntaxWarning: said at the user's line
+        warnings.simplefilter("always")
+        tree = ast.parse(patched, path)
+    for said in caught:
+        warnings.warn_explicit(said.message, said.category, path, lines.get(said.lineno, OwnLine(said.lineno, 0)).line)
     for node in ast.walk(tree):
         if getattr(node, "lineno", None) is not None and getattr(node, "end_lineno", None) is not None:
             _move(node, lines)

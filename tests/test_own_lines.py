@@ -84,3 +84,15 @@ def test_injected_lines_take_their_nearest_original_neighbour():
     assert by_text['model = InferenceOptimizer.trace(model, accelerator="jit")'] == 3  # after the ready point
     assert by_text["with InferenceOptimizer.get_context(model):"] == 5  # a block: the statement it wraps
     assert by_text['raise RuntimeError("stopped at step 1")'] == 8
+
+
+def test_a_syntax_warning_names_the_users_line_once(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text('import re\nimport torch\n\nmodel = torch.nn.Linear(4, 2).eval()\nfor _ in range(2):\n'
+                      '    y = model(torch.ones(1, 4))\nprint(re.findall("\\d", "a1"))\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "always"}
+    result = subprocess.run([sys.executable, "-m", "coder", "-o", "nano_jit_fp32", "script.py"], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=300)
+    assert result.returncode == 0 and result.stdout == "['1']\n", result.stderr
+    said = [line for line in result.stderr.splitlines() if "invalid escape sequence" in line]
+    assert len(said) == 1 and said[0].startswith("script.py:7: "), result.stderr
