@@ -21,8 +21,7 @@ import click
 from click.core import ParameterSource
 
 import coder
-import transforms
-from coder import settings
+from coder import settings, transforms
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

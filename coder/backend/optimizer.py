@@ -47,6 +47,16 @@ class InferenceOptimizer:
         return inference_context(*models)
 
     @staticmethod
+    def original(model):
+        """The model as the script built it, under any acceleration of trace/quantize: what a
+        patched script exports or saves (``torch.onnx.export(InferenceOptimizer.original(model), ...)``)."""
+        from coder.backend.wrapper import AcceleratedModel
+
+        while isinstance(model, AcceleratedModel):
+            model = model.original
+        return model
+
+    @staticmethod
     def save(model, path) -> None:
         from coder.backend.persistence import save
 
