@@ -49,12 +49,15 @@ class WrapStatement:
 Placement = InContext | ExtendContext | AddWithItem | WrapBody | WrapStatement
 
 
-def place(script: Script, site: Site, model_statement: cst.CSTNode, training: list[cst.Call]) -> Placement | None:
-    """Where the site's context goes; None when it cannot go anywhere safe."""
-    if isinstance(script.enclosing(site.call, (cst.FunctionDef, cst.Lambda)), cst.Lambda):
+def place(script: Script, site: Site, model_statement: cst.CSTNode, training: list[cst.Call],
+          at: cst.CSTNode | None = None) -> Placement | None:
+    """Where the site's context goes (``at``: around this node instead of the call); None when it
+    cannot go anywhere safe."""
+    node = site.call if at is None else at
+    if isinstance(script.enclosing(node, (cst.FunctionDef, cst.Lambda)), cst.Lambda):
         return None  # a lambda runs later, outside any with around its definition
-    function = script.enclosing(site.call, (cst.FunctionDef,))
-    withs = [a for a in _ancestors_in(script, site.call, function)
+    function = script.enclosing(node, (cst.FunctionDef,))
+    withs = [a for a in _ancestors_in(script, node, function)
              if isinstance(a, cst.With) and not script.within(model_statement, a) and not _awaits(a)]
     for node in withs:
         if (context := injected.context_call_in(node)) is not None:
@@ -66,7 +69,22 @@ def place(script: Script, site: Site, model_statement: cst.CSTNode, training: li
     if (function is not None and _wraps_whole_body(script, function) and not _awaits(function.body)
             and not script.within(model_statement, function)):
         return WrapBody(function)
-    return _statement_to_wrap(script, site, function, model_statement, training)
+    return _statement_to_wrap(script, node, function, model_statement, training)
+
+
+def generator_loop(script: Script, call: cst.Call) -> cst.For | None:
+    """``frames = model(video, stream=True)`` then ``for frame in frames:``: the model runs as the
+    loop pulls from the generator, so the loop is an inference site too."""
+    streams = m.Call(args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("stream"), value=m.Name("True")), m.ZeroOrMore()])
+    assign = script.parent(call)
+    statement = script.parent(assign)
+    if not (m.matches(call, streams) and m.matches(assign, m.Assign(targets=[m.AssignTarget(m.Name())]))
+            and isinstance(script.parent(statement), (cst.IndentedBlock, cst.Module))):
+        return None
+    name = assign.targets[0].target.value
+    body = list(script.parent(statement).body)
+    return next((s for s in body[body.index(statement) + 1:]
+                 if m.matches(s, m.For(iter=m.Name(name) | m.Call(args=[m.Arg(m.Name(name)), m.ZeroOrMore()])))), None)
 
 
 def inference_with(script: Script, node: cst.With) -> bool:
@@ -80,8 +98,9 @@ def _wraps_whole_body(script: Script, function: cst.FunctionDef) -> bool:
     return decorated and isinstance(function.body, cst.IndentedBlock)
 
 
-def _statement_to_wrap(script: Script, site: Site, function, model_statement, training) -> WrapStatement | None:
-    statements = [a for a in _ancestors_in(script, site.call, function)
+def _statement_to_wrap(script: Script, node: cst.CSTNode, function, model_statement,
+                       training) -> WrapStatement | None:
+    statements = [a for a in _ancestors_in(script, node, function)
                   if isinstance(script.parent(a), (cst.IndentedBlock, cst.Module))]
     if not statements or script.within(model_statement, statements[0]) or _awaits(statements[0]):
         return None

@@ -23,8 +23,8 @@ from coder.engine import injected, outcome
 from coder.engine.detect import Analysis, Loader, Model
 from coder.engine.existing import Existing
 from coder.engine.injected import BASELINE, OptimizerCall
-from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement, inference_with,
-                                    place)
+from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement,
+                                    generator_loop, inference_with, place)
 
 CALIBRATION_NAMES = re.compile(r"val|test|calib|eval", re.IGNORECASE)
 # ``if args.jit:`` (no else): it does nothing once its block is taken out (as a with of no_grad does)
@@ -210,6 +210,10 @@ def _plan_contexts(analysis: Analysis, model: Model, plan: Plan) -> None:
             plan.warnings.append(outcome.NO_SAFE_CONTEXT.at(analysis.script.position(site.call)))
         elif not isinstance(placement, InContext):
             plan.add_context(placement, site.target)
+        if (loop := generator_loop(analysis.script, site.call)) is not None:  # the frames of a stream
+            pulled = place(analysis.script, site, model.statement, analysis.training, at=loop.body)
+            if pulled is not None and not isinstance(pulled, InContext):
+                plan.add_context(pulled, site.target)
 
 
 def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, cst.CSTNode]:
