@@ -14,6 +14,7 @@ remembers it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -203,15 +204,22 @@ class AcceleratedModel(torch.nn.Module):
             if self.script_calibration is not None:
                 self.script_calibration.done_with_call()
         self.story.obtained(obtained)
-        runtime = _Runtime(obtained.runner, output, slot, obtained.uncertain, len(request.calibration),
+        held = slot.of(obtained) if slot is not None else None
+        runtime = _Runtime(obtained.runner, output, held, obtained.uncertain, len(request.calibration),
                            not obtained.loaded, shapes_passed={_shapes(tensors)})
         if not self._trusted(runtime, obtained, reference, tensors, args, kwargs, replacing):
             return reference
         if replacing is not None:
-            self.story.stored = self._builder.replace(slot, obtained, request) or self.story.stored
+            self._store_recalibrated(runtime, obtained, request)
         self._runtimes[key] = runtime
         self._say_if_calibrated_on_few(obtained, slot)
         return output.rebuild(obtained.produced)
+
+    def _store_recalibrated(self, runtime: _Runtime, obtained: Obtained, request: BuildRequest) -> None:
+        written = self._builder.replace(runtime.slot, obtained, request)
+        if written is not None:
+            self.story.stored = True
+            runtime.slot = dataclasses.replace(runtime.slot, written=written, loaded=False)
 
     def _budget(self, original_seconds: float):
         """The conversion's time budget; a tuning search is bounded by its own ``timeout``."""
