@@ -220,7 +220,7 @@ class Baked:
             alone = Baked()
             alone.nodes = self.nodes
             alone.value(item, depth + 1)
-            self.opaque += alone.opaque
+            self.opaque, self.nodes = self.opaque + alone.opaque, alone.nodes
             digests.append(alone.digest())
         self.feed(_qualified(type(items)), *sorted(digests))
 
@@ -272,8 +272,9 @@ class Baked:
     def _function(self, function: types.FunctionType, depth: int) -> None:
         code = function.__code__
         self.feed("function", _qualified(function))
-        if _is_library_file(code.co_filename):
+        if _is_library_file(code.co_filename):  # its code comes with its version; a closure with the caller
             self.feed(_library_version(function.__module__))
+            self.value(_cell_contents(function), depth + 1)
             return
         self._code(code, function.__globals__, depth)
         for part in (function.__defaults__, function.__kwdefaults__, _cell_contents(function), vars(function)):
@@ -318,11 +319,10 @@ class Baked:
 
     def _instance(self, obj, depth: int) -> None:
         """Any other object: its class, then its own ``__dict__`` and ``__slots__`` values."""
-        state = getattr(obj, "__dict__", None)
-        slots = [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ()) if hasattr(obj, name)]
         if hasattr(obj, "tobytes") and hasattr(obj, "dtype"):  # numpy arrays and scalars
             self._array(obj, depth)
             return
+        state, slots = getattr(obj, "__dict__", None), _slots(obj)
         if not isinstance(state, dict) and not slots:
             self._opaque(obj, "no readable state")
             return
@@ -344,6 +344,14 @@ _BUILTINS = (types.BuiltinFunctionType, types.BuiltinMethodType, types.WrapperDe
              types.MethodWrapperType, types.MethodDescriptorType, types.ClassMethodDescriptorType,
              types.GetSetDescriptorType, types.MemberDescriptorType)
 WALKS += ((_BUILTINS, "_builtin"),)
+
+
+def _slots(obj) -> list[str]:
+    names = []
+    for cls in type(obj).__mro__:
+        declared = getattr(cls, "__slots__", ())
+        names += [declared] if isinstance(declared, str) else list(declared)
+    return [name for name in names if not name.startswith("__") and hasattr(obj, name)]
 
 
 def _cell_contents(function: types.FunctionType) -> tuple:

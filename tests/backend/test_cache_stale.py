@@ -6,7 +6,6 @@ taking the entry from the model that made it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import subprocess
@@ -19,6 +18,7 @@ import torch
 
 from coder.backend import InferenceOptimizer, cache
 from coder.backend.parity import TOLERANCE, relative_error
+from tests.backend.inputs import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,8 +90,8 @@ SOURCE = textwrap.dedent("""
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.linear = torch.nn.Linear(256, 256)  # 256 KB of weights: sampled by the old hash
-            self.register_buffer("offset", torch.zeros(256))
+            self.linear = torch.nn.Linear(256, 512)  # 512 KB: the old hash read every other element
+            self.register_buffer("offset", torch.zeros(512))
             self.limit = 2.0
 
         def forward(self, x):
@@ -110,13 +110,7 @@ CHANGES = {
 
 @pytest.fixture
 def script(tmp_path):
-    path = tmp_path / "stale_script.py"
-    path.write_text(SOURCE)
-    spec = importlib.util.spec_from_file_location("stale_script", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stale_script"] = module
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script(tmp_path, SOURCE, "stale_script")
     sys.modules.pop("stale_script", None)
 
 

@@ -5,7 +5,6 @@ cannot hash makes it differ in every process (a miss, never a wrong hit)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 import torch
 
 from coder.backend.fingerprint import model_fingerprint
+from tests.backend import inputs
 
 SCRIPT = textwrap.dedent("""
     import threading
@@ -46,15 +46,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def load_script(tmp_path: Path, source: str = SCRIPT, name: str = "user_script"):
-    """The script as its own module (a fresh one each call), like ``python script.py``."""
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def load_script(tmp_path: Path, source: str = SCRIPT):
+    return inputs.load_script(tmp_path, source, "user_script")
 
 
 def fresh_model(script):
@@ -139,6 +132,7 @@ FINGERPRINT = textwrap.dedent("""
     sys.modules["user_script"] = script
     spec.loader.exec_module(script)
     from coder.backend.fingerprint import model_fingerprint
+from tests.backend import inputs
     torch.manual_seed(0)
     model = script.Net().eval()
     if sys.argv[2] == "lock":
