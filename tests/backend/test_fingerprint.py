@@ -132,7 +132,6 @@ FINGERPRINT = textwrap.dedent("""
     sys.modules["user_script"] = script
     spec.loader.exec_module(script)
     from coder.backend.fingerprint import model_fingerprint
-from tests.backend import inputs
     torch.manual_seed(0)
     model = script.Net().eval()
     if sys.argv[2] == "lock":
