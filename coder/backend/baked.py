@@ -6,10 +6,13 @@ values the code reads, the helper functions it calls, the hooks. ``Baked`` walks
 
 - each module of the model: its class, its parameters and buffers (every byte, ``tensor_digest``),
   the rest of its ``__dict__`` (plain values, containers, objects' own ``__dict__``, functions);
-- the code: every module class's ``forward`` and what it reaches, transitively: the names it loads
-  as globals (resolved in the function's ``__globals__``), the attributes it loads, looked up in
-  the class (methods, class constants), closures, defaults and constants. Code is hashed as
-  bytecode (Python's version is in the key), so a script without source files still counts;
+- the code: the script's own classes by everything they define (so ``forward`` and every method
+  it may call, class constants), and each function reached, transitively: the names it loads as
+  globals (resolved in the function's ``__globals__``: helper functions, module-level values, the
+  attributes it reads of the script's own modules), closures, defaults and constants. Code is
+  hashed as bytecode (Python's version is in the key), so a script without source files counts
+  too. Every method's globals count, not only those ``forward`` reaches: a value that changes
+  from run to run there (an output path read in ``__init__``) costs a miss, never a wrong hit;
 - hooks, the model's and the global ones (``torch.nn.modules.module._global_*``).
 
 Code and classes of installed libraries and the standard library count by qualified name and
