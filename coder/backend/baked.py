@@ -145,6 +145,9 @@ class Baked:
         self.kept.append(obj)
 
     def _module(self, module: torch.nn.Module, depth: int) -> None:
+        if isinstance(module, torch.jit.ScriptModule):
+            self._script_module(module, depth)
+            return
         self.value(type(module), depth)
         for kind in ("_parameters", "_buffers"):
             for name, tensor in module.__dict__.get(kind, {}).items():
@@ -154,6 +157,14 @@ class Baked:
             if name not in ("_parameters", "_buffers"):
                 self.feed("attribute", name)
                 self._attribute(name, module.__dict__[name], depth + 1)
+
+    def _script_module(self, module: torch.jit.ScriptModule, depth: int) -> None:
+        """TorchScript keeps its code and attributes in C++: its dump (code, attribute values,
+        tensors summarized), then every byte of its parameters and buffers."""
+        self.feed("script module", module._c.dump_to_str(True, True, False))
+        for name, tensor in module.state_dict(keep_vars=True).items():
+            self.feed("state", name)
+            self.value(tensor, depth + 1)
 
     def _attribute(self, name: str, value, depth: int) -> None:
         if name.endswith(("hooks", "hooks_with_kwargs", "hooks_always_called")) and isinstance(value, dict):
@@ -338,7 +349,7 @@ class Baked:
             self.value(getattr(obj, name), depth + 1)
 
 
-WALKS = ((torch.Tensor, "_tensor"), ((list, tuple), "_sequence"), (dict, "_mapping"), (NAMED, "_named"),
+WALKS = ((torch.Tensor, "_tensor"), ((list, tuple), "_sequence"), ((dict, types.MappingProxyType), "_mapping"), (NAMED, "_named"),
          (torch.nn.Module, "_module"), ((set, frozenset), "_set"), (types.FunctionType, "_function"),
          (types.MethodType, "_method"), (functools.partial, "_partial"), (types.ModuleType, "_python_module"),
          (type, "_class"), ((staticmethod, classmethod), "_wrapped_function"), (property, "_property"),

@@ -158,3 +158,33 @@ def test_equal_across_processes_and_hash_seeds(script, tmp_path, variant):
 
 def test_an_unhashable_value_differs_in_every_process(script, tmp_path):
     assert fingerprint_in_process(tmp_path, "1", "lock") != fingerprint_in_process(tmp_path, "1", "lock")
+
+
+class Clamp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.limit = 3.0
+
+    def forward(self, x):
+        return torch.clamp(x, max=self.limit)
+
+
+def test_a_scripted_submodule_counts_by_its_code_and_attributes():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.jit.script(Clamp())).eval()
+    before = model_fingerprint(model)
+    model[1].limit = 1.0  # TorchScript keeps it in C++, not in the module's __dict__
+    assert model_fingerprint(model) != before
+
+
+def test_common_models_are_hashed_whole(resnet18, bert):
+    """Nothing in these falls back to the per-process marker, so their entries are found again."""
+    from torch.nn.utils import parametrize
+
+    from coder.backend.baked import Baked
+
+    parametrized = torch.nn.Linear(4, 4)
+    parametrize.register_parametrization(parametrized, "weight", Clamp())
+    for model in (resnet18, bert, torch.nn.LSTM(4, 8, 2), torch.nn.TransformerEncoderLayer(16, 2), parametrized,
+                  torch.jit.script(Clamp())):
+        assert Baked().model(model).opaque == [], type(model).__name__
