@@ -11,6 +11,8 @@ the entry: the next run falls back at once, with the same reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import uuid
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -39,10 +41,17 @@ class Remembered(Exception):
 
 @dataclass(frozen=True)
 class Slot:
-    """Where a runtime is cached: its entry, and what ``cache list`` says about it."""
+    """Where a runtime is cached: its entry, and what ``cache list`` says about it. Once a
+    runtime is obtained: the entry's write it came from, and whether it was loaded (made by an
+    earlier run) or built here (``Builder.remember``)."""
 
     entry: cache.Entry
     about: dict  # label, model class, inputs
+    written: str | None = None  # meta.json's "write" of the runtime that serves
+    loaded: bool = False
+
+    def of(self, obtained: Obtained) -> Slot:
+        return dataclasses.replace(self, written=obtained.meta.get("write"), loaded=obtained.loaded)
 
 
 @dataclass
@@ -145,26 +154,28 @@ class Builder:
         return Obtained(runner, produced, built.seconds + time.perf_counter() - started, stored=True,
                         meta=slot.entry.meta() or {}, uncertain=built.uncertain)
 
-    def _save(self, built: Obtained, request, slot: Slot) -> None:
+    def _save(self, built: Obtained, request, slot: Slot) -> str:
+        """Store ``built`` in the entry; returns the write's id (meta.json's ``write``)."""
         staging = cache.staging_folder(slot.entry.cache)
         staging.mkdir()
         with isolated(runtime_threads(request.thread_num)):
             built.runner.save(staging)
+        written = uuid.uuid4().hex
         slot.entry.commit(staging, {**slot.about, "status": "ok", "build_seconds": round(built.seconds, 3),
-                                    "uncertain": built.uncertain,
+                                    "uncertain": built.uncertain, "write": written,
                                     "calibration": calibration_summary(request.calibration)})
+        return written
 
-    def replace(self, slot: Slot | None, built: Obtained, request: BuildRequest) -> bool:
-        """Store ``built`` (a recalibrated runtime, checked) over the entry; True when stored."""
+    def replace(self, slot: Slot | None, built: Obtained, request: BuildRequest) -> str | None:
+        """Store ``built`` (a recalibrated runtime, checked) over the entry; the write's id when stored."""
         if slot is None or not self.recipe.cacheable:
-            return False
+            return None
         try:
             with slot.entry.locked():
-                self._save(built, request, slot)
+                return self._save(built, request, slot)
         except Exception as error:  # the cache is a convenience
             debug(error)
-            return False
-        return True
+            return None
 
     def _built(self, request: BuildRequest, allowed: budget.Budget) -> Obtained:
         require(*self.recipe.requires)
@@ -185,10 +196,18 @@ class Builder:
 
     def remember(self, slot: Slot | None, reason: str, kind: str = "error") -> None:
         """Store in the cache that this runtime is not to be used here, and why (``kind``: a
-        wrapper.Fallback kind; "slower", the never-slower rule, holds only while the rule is on)."""
-        if slot is not None:
-            with contextlib.suppress(cache.LockTimeout, OSError), slot.entry.locked():
-                _write(slot.entry.remember_failure, {**slot.about, "failure": kind}, reason)
+        wrapper.Fallback kind; "slower", the never-slower rule, holds only while the rule is on).
+        A runtime built here fails for this model: its entry becomes the failure. A runtime
+        loaded from an earlier run's entry passed that run's check on its model: the failure is
+        noted in that write only (``Entry.reject``), so that model still finds its runtime."""
+        if slot is None:
+            return
+        about = {**slot.about, "failure": kind}
+        with contextlib.suppress(cache.LockTimeout, OSError), slot.entry.locked():
+            if slot.loaded:
+                _write(slot.entry.reject, slot.written, about, reason)
+            else:
+                _write(slot.entry.remember_failure, about, reason, slot.written)
 
     def note(self, slot: Slot | None, **fields) -> None:
         """Add ``fields`` (a speed comparison, ...) to the entry's meta.json."""

@@ -34,6 +34,7 @@ from coder import settings
 FORMAT = 1  # bumped when meta.json or the folder layout changes: older entries are ignored
 META = "meta.json"
 LOCK_WAIT_SECONDS = 600.0  # another process building the same entry: wait for it this long at most
+KEPT_REJECTIONS = 5  # the last rejections of an entry's write kept in its meta.json
 
 
 class CorruptEntry(Exception):
@@ -114,11 +115,27 @@ class Entry:
             shutil.rmtree(old, ignore_errors=True)
         evict(self.cache, keep=self.key)
 
-    def remember_failure(self, meta: dict, reason: str) -> None:
-        """Store that this entry's conversion fails here, and why; hold the lock."""
+    def remember_failure(self, meta: dict, reason: str, written: str | None = None) -> None:
+        """Store that this entry's conversion fails here, and why; hold the lock. ``written``:
+        the write (meta.json's ``write``) the failing runtime came from; when the entry now holds
+        another runtime (another process replaced it), that one is left alone."""
+        current = self.meta()
+        if written is not None and current is not None and current.get("write") not in (None, written):
+            return
         staging = staging_folder(self.cache)
         staging.mkdir(parents=True)
         self.commit(staging, {**meta, "status": "failed", "reason": reason})
+
+    def reject(self, written: str | None, meta: dict, reason: str) -> None:
+        """A model that loaded this entry's write ``written`` found it wrong on its own call:
+        noted in that write (``cache list`` shows it), never turned into a failure of the key,
+        which other models share (the one that made the entry passed its check); hold the lock."""
+        current = self.meta()
+        if current is None or written is None or current.get("write") != written:
+            return
+        rejected = [*current.get("rejected", [])[-(KEPT_REJECTIONS - 1):],
+                    {**meta, "reason": reason, "at": round(time.time())}]
+        self.update(rejected=rejected)
 
     def update(self, **fields) -> None:
         """Rewrite meta.json with ``fields`` (and a new last-use time); hold the lock."""
