@@ -160,7 +160,8 @@ class Entry:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as error:
-            raise CorruptEntry(str(error) if isinstance(error, private.NotPrivate) else error_text(error)) from error
+            raise CorruptEntry(str(error) if isinstance(error, private.NotPrivate)
+                               else f"{type(error).__name__}: {error}") from error
         if not isinstance(meta, dict) or "status" not in meta:
             raise CorruptEntry("meta.json has no status")
         return meta if meta.get("format") == FORMAT else None
