@@ -115,8 +115,8 @@ def refusal(folder: Path, create: bool = True) -> str | None:
                 private.folder(folder / part)
             elif os.path.lexists(folder / part):
                 private.check(folder / part)
-    except private.NotPrivate as error:
-        return str(error)
+    except private.NotPrivate as error:  # a cache an older coder made under umask 002: the owner's to tighten
+        return f"{error}; chmod -R go-w {folder} makes it private" if error.loose else str(error)
     except OSError as error:
         return error_text(error)
     return None

@@ -29,7 +29,12 @@ LEFT_FOR_A_DAY = 24 * 3600  # a folder whose process cannot be told: a build nev
 
 
 class NotPrivate(OSError):
-    """A folder or file another user could change; the message says which, and why."""
+    """A folder or file another user could change; the message says which, and why.
+    ``loose``: this user's, only its mode is too open (``chmod go-w`` makes it private)."""
+
+    def __init__(self, message: str, loose: bool = False) -> None:
+        super().__init__(message)
+        self.loose = loose
 
 
 def check(path: Path, follow: bool = False) -> None:
@@ -44,7 +49,7 @@ def check(path: Path, follow: bool = False) -> None:
     _check_owner(path, info)
     if info.st_mode & NOT_OURS:
         who = {0o020: "group", 0o002: "others", 0o022: "group and others"}[info.st_mode & NOT_OURS]
-        raise NotPrivate(f"{path} is writable by {who} (mode {stat.S_IMODE(info.st_mode):04o})")
+        raise NotPrivate(f"{path} is writable by {who} (mode {stat.S_IMODE(info.st_mode):04o})", loose=True)
 
 
 def _check_owner(path: Path, info: os.stat_result) -> None:

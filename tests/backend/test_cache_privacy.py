@@ -70,7 +70,7 @@ def give_away(folder):
 
 def open_to_all(folder):
     os.chmod(folder, 0o777)
-    return f"{folder} is writable by group and others (mode 0777)"
+    return f"{folder} is writable by group and others (mode 0777); chmod -R go-w {folder} makes it private"
 
 
 @pytest.mark.slow
