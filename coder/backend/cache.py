@@ -107,14 +107,11 @@ def refusal(folder: Path, create: bool = True) -> str | None:
     try:
         if create:
             folder.parent.mkdir(parents=True, exist_ok=True)
-            private.folder(folder, follow=True)
-        elif os.path.lexists(folder):
-            private.check(folder, follow=True)
-        for part in PARTS:
+        for path, follow in [(folder, True), *((folder / part, False) for part in PARTS)]:
             if create:
-                private.folder(folder / part)
-            elif os.path.lexists(folder / part):
-                private.check(folder / part)
+                private.folder(path, follow)  # the cache folder may be a link (of this user's) to a folder
+            elif os.path.lexists(path):
+                private.check(path, follow)
     except private.NotPrivate as error:  # a cache an older coder made under umask 002: the owner's to tighten
         return f"{error}; chmod -R go-w {folder} makes it private" if error.loose else str(error)
     except OSError as error:

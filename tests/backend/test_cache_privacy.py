@@ -197,3 +197,15 @@ def test_an_entry_file_writable_by_others_is_not_trusted(cache_folder):
     os.chmod(entry.folder / "model.bin", 0o666)
     with pytest.raises(cache.CorruptEntry, match=r"model.bin is writable by group and others \(mode 0666\)"):
         entry.meta()
+
+
+@needs_root
+def test_a_cache_folder_linked_by_another_user_is_refused(tmp_path):
+    """Another user's link in /tmp, named as the victim's CODER_CACHE, to a folder of the victim's."""
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    link = tmp_path / "cache"
+    link.symlink_to(mine)
+    assert cache.refusal(link) is None  # a link of one's own: the cache is where it points
+    os.lchown(link, OTHER_UID, -1)
+    assert cache.refusal(link) == f"{link} is owned by another user (uid {OTHER_UID})"
