@@ -35,14 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from coder import settings
 from coder.backend import private
 from coder.backend.messages import error_text, warn
 
 FORMAT = 1  # bumped when meta.json or the folder layout changes: older entries are ignored
 META = "meta.json"
-DEFAULT_SIZE = "4G"
 LOCK_WAIT_SECONDS = 600.0  # another process building the same entry: wait for it this long at most
-UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 PARTS = ("entries", "staging", "locks")
 
 
@@ -63,20 +62,18 @@ NotPrivate = private.NotPrivate
 
 def root() -> Path | None:
     """The cache folder, or None when ``CODER_CACHE=off``."""
-    setting = os.environ.get("CODER_CACHE", "").strip()
-    if setting.lower() in ("off", "0", "none", "no", "false"):
+    setting = settings.current().cache
+    if setting is False:
         return None
-    if setting:
-        return Path(setting).expanduser()
+    if setting is not True:
+        return setting
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "coder"
 
 
 def size_limit() -> int:
-    """``CODER_CACHE_SIZE`` in bytes."""
-    text = os.environ.get("CODER_CACHE_SIZE", DEFAULT_SIZE).strip().upper().removesuffix("B")
-    unit = text[-1:] if text[-1:] in UNITS else ""
-    return int(float(text[:len(text) - len(unit)]) * UNITS[unit])
+    """``CODER_CACHE_SIZE`` in bytes (coder/settings.py)."""
+    return settings.current().cache_size
 
 
 _said: set[Path] = set()  # cache folders whose refusal this run has said

@@ -47,6 +47,16 @@ class InferenceOptimizer:
         return inference_context(*models)
 
     @staticmethod
+    def original(model):
+        """The model as the script built it, under any acceleration of trace/quantize: what a
+        patched script exports or saves (``torch.onnx.export(InferenceOptimizer.original(model), ...)``)."""
+        from coder.backend.wrapper import AcceleratedModel
+
+        while isinstance(model, AcceleratedModel):
+            model = model.original
+        return model
+
+    @staticmethod
     def save(model, path) -> None:
         """The original model (pickled, and its state_dict), the call and its calibration in the
         folder ``path``; a compile model to an AOTInductor package when ``path`` ends in .pt2."""
