@@ -1,7 +1,12 @@
 import os
 import sys
 
-from coder.cli import main
+# ``python -m coder`` puts the current folder first on sys.path: a user's transforms.py or
+# utils.py there must never be what an import of coder (or of a library it uses) finds
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+from coder.cli import main  # noqa: E402
 
 try:
     code = main()

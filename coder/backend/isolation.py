@@ -23,9 +23,11 @@ import sys
 import tempfile
 from typing import Iterator
 
+from coder import settings
+
 
 def debugging() -> bool:
-    return os.environ.get("CODER_DEBUG", "") not in ("", "0")
+    return settings.current().debug
 
 
 @contextlib.contextmanager

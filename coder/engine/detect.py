@@ -16,7 +16,7 @@ nothing to place gets a reason to be skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 import libcst.matchers as m
@@ -24,7 +24,8 @@ import libcst.matchers as m
 from coder.engine import evidence, outcome, patterns
 from coder.engine.builders import Built, Builders
 from coder.engine.collect import Collected, assignment_pairs, bound_name
-from coder.engine.existing import Existing, Flags, existing_optimizations, wrapping_optimization
+from coder.engine.existing import (Existing, Flags, Product, existing_optimizations, products, with_written,
+                                   wrapping_optimization)
 from coder.engine.parse import Script
 from coder.engine.ready import ReadyPoint, find_ready_point
 from coder.engine.siblings import Siblings
@@ -46,6 +47,7 @@ class Model:
     references: list[cst.CSTNode] = field(default_factory=list)
     entries: list[cst.CSTNode] = field(default_factory=list)  # calls through which it is used for inference
     existing: list[Existing] = field(default_factory=list)  # the script's own optimizations of it
+    products: list[Product] = field(default_factory=list)  # what the script writes of it (exports, saves)
     source: str | None = None  # an optimized copy of another model (``traced`` of ``model``): that one
     generative_pipeline: bool = False
 
@@ -116,7 +118,7 @@ class _Detection:
 
     def analysis(self) -> Analysis:
         models = self._bound_models() + self._inline_models()
-        models += [self._derived(model, e) for model in models if (e := model.handed_over)]
+        models += [copy for model in list(models) if (copy := self._copy_run(model)) is not None]
         models = [self._placed(model) if model.sites and not model.skipped else model for model in models]
         findings = [m.skipped for m in models if m.skipped]
         kept = [m for m in models if m.sites or m.skipped]
@@ -157,7 +159,8 @@ class _Detection:
                                                                                                        node.value)
         model.references = self._references(target, model)
         model.sites, model.entries = self._sites(model)
-        model.existing = self._existing(model, self.script.parent(statement))
+        model.products = products(self.script, model.references)
+        model.existing = with_written(self._existing(model, self.script.parent(statement)), model.products)
         model.skipped = self._left_alone(model, target)
         return model
 
@@ -252,8 +255,25 @@ class _Detection:
         model.references = self.uses.name_references(param)
         model.sites, model.entries = self._sites(model)
         function = self.script.enclosing(param, (cst.FunctionDef,))
-        model.existing = self._existing(model, function.body)
+        model.products = products(self.script, model.references)
+        model.existing = with_written(self._existing(model, function.body), model.products)
         return model
+
+    def _copy_run(self, source: Model) -> Model | None:
+        """The optimized copy the script runs (``traced = torch.jit.trace(model, x)``). A copy it
+        only writes (``traced.save(path)``), or never calls, is a product of the model, not an
+        optimization; one it writes and runs stays as the script makes it."""
+        made = source.handed_over
+        copy = self._derived(source, made) if made is not None else None
+        if copy is None or (copy.sites and not copy.products):
+            return copy
+        if copy.sites:
+            copy.existing[0] = replace(made, written=True)
+            return copy
+        source.existing.remove(made)
+        source.products.append(Product(made.call, made.call.args[0].value, made.line))
+        source.existing = with_written(source.existing, source.products)  # ipex.optimize before the trace
+        return None
 
     def _derived(self, source: Model, made: Existing) -> Model:
         """``traced = torch.jit.trace(model, x)``: the optimized copy, the model the script runs."""

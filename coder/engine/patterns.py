@@ -304,7 +304,6 @@ OPTIMIZERS = {
     "torch.quantization.quantize_dynamic": "quantize_dynamic",
     "torch.ao.quantization.quantize_dynamic": "quantize_dynamic",
     "torch.export.export": "torch.export",
-    "torch.onnx.export": "torch.onnx.export",
     "intel_extension_for_pytorch.quantization.prepare": "ipex quantization",
     "torch.ao.quantization.prepare": "torch.ao.quantization.prepare",
     "torch.quantization.prepare": "torch.quantization.prepare",
@@ -322,6 +321,21 @@ OPTIMIZING_CALL = Pattern(
               "import torch\ntorch.jit.trace(model, x)", "from torch import compile\ncompile(model)",
               "import torch.ao.quantization as q\nq.quantize_dynamic(model)"),
     counterexamples=("import torch\ntorch.jit.load('m.pt')", "optimize(model)"),
+)
+
+
+# --- what writes a model somewhere: the script's product, never removed (existing.py)
+
+WRITERS = {"torch.onnx.export", "torch.onnx.dynamo_export", "torch.save", "torch.jit.save", "torch.export.save",
+           "openvino.save_model", "openvino.runtime.serialize", "intel_extension_for_pytorch.save"}
+WRITING_METHODS = ("save", "save_pretrained")
+MODEL_WRITER = Pattern(
+    "model-writer",  # its first argument (or the object whose method it is) is written to a file
+    m.Call(func=qualified_in(WRITERS)) | m.Call(func=m.Attribute(attr=methods(*WRITING_METHODS))),
+    examples=("import torch\ntorch.onnx.export(model, x, 'm.onnx')", "import torch\ntorch.save(model, 'm.pt')",
+              "from torch import jit\njit.save(traced, 'm.pt')", "model.save_pretrained('out')", "traced.save('m.pt')",
+              "import openvino as ov\nov.save_model(ov_model, 'm.xml')"),
+    counterexamples=("import torch\ntorch.load('m.pt')", "save(model)", "import torch\ntorch.jit.trace(model, x)"),
 )
 
 
@@ -413,5 +427,5 @@ CHAINED_PREPARATION = Pattern(
 
 PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE,
             MODEL_CLASS, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
-            COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
+            COMPILED_MODEL_LOAD, OPTIMIZING_CALL, MODEL_WRITER, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
             TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
-from coder.engine import outcome
+from coder.engine import injected, outcome
 from coder.engine.detect import Analysis, Loader, Model
 from coder.engine.existing import Existing
 from coder.engine.injected import BASELINE, OptimizerCall
@@ -48,6 +48,7 @@ class Plan:
     context_args: dict[cst.Call, list[str]] = field(default_factory=_targets)  # a get_context(...) gains models
     bodies: dict[cst.FunctionDef, list[str]] = field(default_factory=_targets)  # a function's body is wrapped
     wrapped: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # a statement is wrapped
+    originals: set[cst.BaseExpression] = field(default_factory=set)  # a model written after coder's call
     warnings: list[outcome.Finding] = field(default_factory=list)
 
     @property
@@ -56,7 +57,7 @@ class Plan:
 
     def edited_nodes(self) -> list[cst.CSTNode]:
         return [*self.calls_after, *self.calls_before, *self.replaced, *self.replaced_calls, *self.with_items,
-                *self.context_args, *self.bodies, *self.wrapped]
+                *self.context_args, *self.bodies, *self.wrapped, *self.originals]
 
     def add_context(self, placement, target: str) -> None:
         match placement:
@@ -94,7 +95,8 @@ def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan
         return True
     if call.name != BASELINE:
         _replace_existing(analysis, call, model, plan)
-    _plan_optimizer_call(analysis, call, model, plan)
+    if _plan_optimizer_call(analysis, call, model, plan):
+        _hand_over_originals(analysis, model, plan)
     return True
 
 
@@ -102,6 +104,8 @@ def _kept_as_the_script_optimizes(call: OptimizerCall, model: Model, keep_existi
     """The warnings for a model left as the script optimizes it (None: coder optimizes it)."""
     if (made := model.handed_over) is not None:  # the optimized copy is the model that runs
         return [_already(model, made)] if keep_existing and not made.by_coder else []
+    if written := [e for e in model.existing if e.written and e.by_default]:  # the script writes what it makes
+        return [_already(model, written[0])]
     late = any(e.line > model.ready.line for e in model.existing)  # the baseline's call could not follow them
     if model.existing and (keep_existing or (call.name == BASELINE and late)):
         return [_already(model, model.existing[0])] if model.source is None else []
@@ -168,12 +172,13 @@ def _plan_copy(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan
                                                           transform=call.name))
 
 
-def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> None:
+def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> bool:
+    """Plan the model's optimizer call; False when none is added."""
     if model.ready.patched:
-        return
+        return False
     if call.traces_graph and model.generates:
         plan.warnings.append(outcome.GENERATES.at(model.position, var=model.var, transform=call.name))
-        return
+        return False
     loader, after = _calibration_loader(analysis, model) if call.calibrates else (None, model.ready.after)
     assignment = call.assignment(model.target, loader)
     if after is None:
@@ -182,6 +187,17 @@ def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, 
         _add_once(plan.replaced[after], assignment)
     else:  # alternatives (try/except) that become ready at one place get one call
         _add_once(plan.calls_after[after], assignment)
+    return True
+
+
+def _hand_over_originals(analysis: Analysis, model: Model, plan: Plan) -> None:
+    """What the script writes after coder's call is written from the model as built."""
+    script = analysis.script
+    home = script.enclosing(model.statement, (cst.FunctionDef, cst.Lambda))
+    for product in model.products:
+        before = product.line <= model.ready.line and script.enclosing(product.call, (cst.FunctionDef, cst.Lambda)) is home
+        if not before and not injected.is_original_call(product.model):
+            plan.originals.add(product.model)
 
 
 def _plan_contexts(analysis: Analysis, model: Model, plan: Plan) -> None:

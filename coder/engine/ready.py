@@ -55,7 +55,8 @@ def _scan_block(script: Script, uses: Uses, model, body: list, start: int) -> tu
     home = script.enclosing(body[0], (cst.FunctionDef,))
     inference = _positions(script, body, uses.reaching_calls(model.entries, home), start)
     trained = _positions(script, body, uses.reaching_calls(uses.training, home), start)
-    optimized = _positions(script, body, [e.call for e in model.existing], start)
+    # what the script writes before the first use is written before coder's call: it gets the model as built
+    optimized = _positions(script, body, [e.call for e in model.existing] + [p.call for p in model.products], start)
     first_use = min(inference, default=_rebinding_index(body, start, model.var))
     if first_use in trained:
         line = script.line(body[first_use])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import transforms
+from coder import transforms
 from coder import engine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -351,7 +351,7 @@ def test_a_patched_script_is_skipped_as_nothing_to_change():
 
 
 def test_unknown_transform_names_close_matches():
-    import transforms
+    from coder import transforms
 
     with pytest.raises(transforms.UnknownTransform, match="nano_jit_bf16"):
         engine.patch("x = 1\n", "nano_jit_bf61")
