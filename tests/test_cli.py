@@ -11,8 +11,7 @@ import pytest
 
 from rich.console import Console
 
-import transforms
-from coder import cli
+from coder import cli, transforms
 from coder.backend.cpu import this_cpu
 from coder.commands import print_diff, unified_diff
 
