@@ -184,11 +184,12 @@ def _existing(script: Script, flags: Flags, var: str, call: cst.Call, label: str
 
 
 def calls_taking(script: Script, references: list[cst.CSTNode]) -> list[tuple[cst.Call, cst.CSTNode]]:
-    """Calls that receive a model (or a pipeline's model, ``pipe.model``) as their first argument."""
+    """Calls that receive a model (or the module a pipeline or library object holds, ``pipe.model``,
+    ``st[0].auto_model``) as their first argument."""
     calls = []
     for reference in references:
         arg = script.parent(reference)
-        if isinstance(arg, cst.Attribute) and arg.value is reference:  # pipeline.model
+        while isinstance(arg, (cst.Attribute, cst.Subscript)) and arg.value is reference:  # pipe.model, st[0].x
             reference, arg = arg, script.parent(arg)
         call = script.parent(arg) if isinstance(arg, cst.Arg) else None
         if isinstance(call, cst.Call) and call.args and call.args[0] is arg:

@@ -21,6 +21,8 @@ from coder import transforms
 OPTIMIZER = "InferenceOptimizer"
 IMPORT_FROM = "coder.backend"
 BASELINE = "original"
+# runtimes whose conversion reads a TorchScript module (torch.jit.load) as it reads an nn.Module
+SCRIPT_MODULE_RUNTIMES = ("onnxruntime", "openvino")
 
 CONTEXT_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.Name("get_context")))
 ORIGINAL = "original"  # InferenceOptimizer.original(model): the model as built, for what the script writes
@@ -36,6 +38,7 @@ class OptimizerCall:
     build: Callable[[str, str | None], str]
     calibrates: bool = False  # INT8: pass a loader as calib_data when one is in reach
     traces_graph: bool = True  # captures a fixed graph: unsafe for a model used with .generate()
+    takes_script_module: bool = False  # converts a TorchScript module as it is (ONNX export, OpenVINO)
 
     def assignment(self, target: str, loader: str | None) -> str:
         return f"{target} = {self.build(target, loader)}"
@@ -50,8 +53,9 @@ def optimizer_call_for(transform: str | transforms.Transform | OptimizerCall) ->
         return OptimizerCall(BASELINE, lambda model, loader: f"{OPTIMIZER}.trace({model})", traces_graph=False)
     entry = transforms.get(transform) if isinstance(transform, str) else transform
     calibrates = entry.needs_calibration
+    converts = entry.method == "trace" and entry.kwargs.get("accelerator") in SCRIPT_MODULE_RUNTIMES
     return OptimizerCall(entry.name, lambda model, loader: _call_source(entry, model, loader), calibrates,
-                         calibrates or entry.kwargs.get("accelerator") is not None)
+                         calibrates or entry.kwargs.get("accelerator") is not None, converts)
 
 
 def _call_source(entry: transforms.Transform, model: str, loader: str | None) -> str:

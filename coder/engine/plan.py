@@ -23,8 +23,8 @@ from coder.engine import injected, outcome
 from coder.engine.detect import Analysis, Loader, Model
 from coder.engine.existing import Existing
 from coder.engine.injected import BASELINE, OptimizerCall
-from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement, inference_with,
-                                    place)
+from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement,
+                                    generator_loop, inference_with, place)
 
 CALIBRATION_NAMES = re.compile(r"val|test|calib|eval", re.IGNORECASE)
 # ``if args.jit:`` (no else): it does nothing once its block is taken out (as a with of no_grad does)
@@ -87,6 +87,9 @@ def make_plan(analysis: Analysis, call: OptimizerCall, keep_existing: bool = Fal
 def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan, keep_existing: bool) -> bool:
     """Plan the model's optimizer call; False when the model is left as it is (no get_context either)."""
     plan.warnings += [model.note] if model.note else []
+    if model.built.compiled and (keep_existing or not call.takes_script_module):  # torch.jit.load
+        plan.warnings.append(outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=model.built.compiled))
+        return False
     if (kept := _kept_as_the_script_optimizes(call, model, keep_existing)) is not None:
         plan.warnings += kept
         return False
@@ -207,6 +210,10 @@ def _plan_contexts(analysis: Analysis, model: Model, plan: Plan) -> None:
             plan.warnings.append(outcome.NO_SAFE_CONTEXT.at(analysis.script.position(site.call)))
         elif not isinstance(placement, InContext):
             plan.add_context(placement, site.target)
+        if (loop := generator_loop(analysis.script, site.call)) is not None:  # the frames of a stream
+            pulled = place(analysis.script, site, model.statement, analysis.training, at=loop.body)
+            if pulled is not None and not isinstance(pulled, InContext):
+                plan.add_context(pulled, site.target)
 
 
 def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, cst.CSTNode]:
@@ -216,6 +223,8 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
     the ready point and the first use, the call then moving down to just after that loader.
     """
     script, ready = analysis.script, model.ready
+    if (iterated := _iterated_parameter(script, model)) is not None:
+        return iterated, ready.after
     here = ready.after or ready.before
     before = [loader for loader in analysis.loaders if loader.line <= ready.line
               and script.within(here, script.parent(loader.statement))]
@@ -236,6 +245,20 @@ def _preferred(script, loaders: list[Loader], model: Model) -> Loader | None:
     return None
 
 
+def _iterated_parameter(script, model: Model) -> str | None:
+    """A model bound at a parameter, run in a loop over another parameter (``for x, y in val_loader``):
+    the batches the function is given."""
+    if not isinstance(model.statement, cst.Param):
+        return None
+    function = script.enclosing(model.statement, (cst.FunctionDef,))
+    params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
+    return next((name for site in model.sites if (name := _iterated_name(script, site.call)) in params), None)
+
+
 def _iterated_name(script, node: cst.CSTNode) -> str | None:
+    """``loader`` in ``for x in loader``, ``enumerate(loader)``, ``tqdm(loader)``."""
     loop = next((a for a in script.ancestors(node) if isinstance(a, cst.For)), None)
-    return loop.iter.value if loop is not None and isinstance(loop.iter, cst.Name) else None
+    iterable = loop.iter if loop is not None else None
+    if isinstance(iterable, cst.Call) and iterable.args and not m.matches(iterable.func, m.Name("range")):
+        iterable = iterable.args[0].value
+    return iterable.value if isinstance(iterable, cst.Name) else None
