@@ -1,21 +1,26 @@
 # The two commands of the README: `make demo` and `make test`.
-# Each sets up .venv/ (the full stack: coder[all] plus coder[ipex], torch 2.8) when it is missing,
-# half-built or outdated, and is quick when it is already there.
+# Each sets up .venv/ (the newest torch allowed here with every runtime but IPEX: coder[all])
+# when it is missing, half-built or outdated, and is quick when it is already there.
+# IPEX's last release needs torch 2.8: it has its own environment and lane (`make test-ipex`).
 PYTHON ?= python3
 VENV := .venv
-LATEST_VENV := .venv-latest
+IPEX_VENV := .venv-ipex
 EXAMPLE := coder/examples/resnet_inference.py
 # the demo's transform: native on this CPU (coder/examples/pick_transform.py says why);
-# `make demo DEMO_TRANSFORM=nano_jit_bf16_ipex` shows another one
+# `make demo DEMO_TRANSFORM=nano_jit_bf16` shows another one
 DEMO_TRANSFORM ?=
+# the fast lane: the engine, the CLI and the pure-Python units (no model is converted)
+FAST_TESTS := tests/engine tests/test_cli.py tests/test_cpu.py tests/auto/test_report.py tests/auto/test_progress.py
+# the IPEX lane: what needs IPEX, and every runtime once more on torch 2.8
+IPEX_TESTS := tests/backend tests/test_stack.py
 
-.PHONY: demo test test-latest venv venv-latest clean
+.PHONY: demo test test-fast test-ipex venv venv-ipex clean
 
 venv:
-	@PYTHON=$(PYTHON) requirements/venv.sh $(VENV) requirements/ipex.txt all,ipex,dev
+	@PYTHON=$(PYTHON) requirements/venv.sh $(VENV) requirements/latest.txt all,dev
 
-venv-latest:
-	@PYTHON=$(PYTHON) requirements/venv.sh $(LATEST_VENV) requirements/latest.txt all,dev
+venv-ipex:
+	@PYTHON=$(PYTHON) requirements/venv.sh $(IPEX_VENV) requirements/ipex.txt all,ipex,dev
 
 demo: venv
 	@name="$(DEMO_TRANSFORM)"; name=$${name:-$$($(VENV)/bin/python coder/examples/pick_transform.py)} && \
@@ -30,9 +35,11 @@ demo: venv
 test: venv
 	$(VENV)/bin/python -m pytest
 
-# The newest torch allowed here (2.14.1), every runtime but IPEX.
-test-latest: venv-latest
-	$(LATEST_VENV)/bin/python -m pytest
+test-fast: venv
+	$(VENV)/bin/python -m pytest -m "not slow" $(FAST_TESTS)
+
+test-ipex: venv-ipex
+	$(IPEX_VENV)/bin/python -m pytest $(IPEX_TESTS)
 
 clean:
-	rm -rf $(VENV) $(LATEST_VENV)
+	rm -rf $(VENV) $(IPEX_VENV)

@@ -26,7 +26,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import transforms  # noqa: E402
+from coder import transforms  # noqa: E402
 from coder.backend import InferenceOptimizer  # noqa: E402
 
 CL = torch.channels_last

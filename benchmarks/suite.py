@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-import transforms  # noqa: E402  (the repository root is on sys.path only from here on)
+from coder import transforms  # noqa: E402  (the repository root is on sys.path only from here on)
 
 WORKLOADS = ("resnet50", "mobilenet_v3_small", "bert_base")
 LATENCY = re.compile(r"^latency_ms=([0-9.]+)$", re.MULTILINE)

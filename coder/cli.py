@@ -21,7 +21,7 @@ import click
 from click.core import ParameterSource
 
 import coder
-import transforms
+from coder import settings, transforms
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -182,6 +182,7 @@ def cache_command(action: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
+    settings.current()  # a bad CODER_* value is said here, before any output of the script
     subcommand = SUBCOMMANDS.commands.get(words[0]) if words else None
     if subcommand is not None:
         return invoke(subcommand, words[1:], f"{PROG} {words[0]}")

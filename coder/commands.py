@@ -80,7 +80,7 @@ def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit:
     if emit is not None:
         return _emit(outcome.source, emit, encoding, path)
     from coder.runner import run
-    return run(outcome.source, path, script_args)
+    return run(outcome.source, path, script_args, original=source)
 
 
 def _emit(text: str, destination: str, encoding: str, path: str) -> int:

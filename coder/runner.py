@@ -10,30 +10,32 @@ import traceback
 import types
 
 from coder.backend import interruption
+from coder.own_lines import compile_as_original
 
 
-def run(source: str, path: str, args: list[str]) -> int:
+def run(source: str, path: str, args: list[str], original: str | None = None) -> int:
     """Execute ``source`` as the script at ``path`` with ``args``; return its exit code. Then
-    say what the acceleration cost, one line per model (coder/backend/report.py)."""
+    say what the acceleration cost, one line per model (coder/backend/report.py). ``original``:
+    the script ``source`` was patched from, whose lines tracebacks then show (coder/own_lines.py)."""
     from coder.backend import tuning
 
     tuning.RAISE_ON_MISS = False  # an INT8 search that misses serves the original model, with a warning
     try:
-        return _execute(source, path, args)
+        return _execute(source, path, args, source if original is None else original)
     finally:
         report = sys.modules.get("coder.backend.report")  # loaded only if a model was accelerated
         if report is not None:
             report.print_closing_lines()
 
 
-def _execute(source: str, path: str, args: list[str]) -> int:
-    code = compile(source, path, "exec", dont_inherit=True)
-    _show_in_tracebacks(source, path)
+def _execute(source: str, path: str, args: list[str], original: str) -> int:
+    code = compile_as_original(source, original, path)
+    _show_in_tracebacks(original, path)
     module = types.ModuleType("__main__")
     module.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None)
     sys.modules["__main__"] = module
     sys.argv = [path, *args]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    sys.path.insert(0, os.path.dirname(os.path.realpath(path)))  # as python does: the script's folder, links resolved
     try:
         exec(code, module.__dict__)
     except SystemExit as stop:
@@ -48,7 +50,7 @@ def _execute(source: str, path: str, args: list[str]) -> int:
 
 
 def _show_in_tracebacks(source: str, path: str) -> None:
-    """Tracebacks quote the lines that ran (the patched ones), not the file on disk."""
+    """Tracebacks quote the script as the user wrote it (the code's line numbers are its own)."""
     linecache.cache[path] = (len(source), None, source.splitlines(True), path)
 
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from transforms import IPEX_STACK_HINT
+from coder.transforms import IPEX_STACK_HINT
 
 # Timings decide nothing in tests: the never-slower check (and with it the conversion budget)
 # is off unless a test turns it on (``never_slower=True``); subprocesses inherit this too.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import transforms
+from coder import transforms
 from coder.backend.cpu import capability_of, parse_cpuinfo, read_cpu, this_cpu
 
 SAMPLES = Path(__file__).parent / "cpuinfo"

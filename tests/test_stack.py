@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import coder
-import transforms
+from coder import transforms
 from coder.backend.cpu import this_cpu
 
 HAS_IPEX = importlib.util.find_spec("intel_extension_for_pytorch") is not None

@@ -1,6 +1,6 @@
 """The catalog of named transforms: declarative data, no torch import.
 
-Each entry in :mod:`transforms.catalog` names one optimization as a call on
+Each entry in :mod:`coder.transforms.catalog` names one optimization as a call on
 ``coder.backend.InferenceOptimizer``. Everything else (the engine, the CLI,
 ``--list``, ``-o auto``) reads the catalog through the helpers below.
 """
@@ -10,8 +10,8 @@ import dataclasses
 from coder.backend.cpu import Cpu
 from coder.backend.libraries import IPEX_STACK_HINT
 from coder.backend.runtimes import Options
-from transforms.catalog import CATALOG
-from transforms.spec import Transform, UnknownTransform
+from .catalog import CATALOG
+from .spec import Transform, UnknownTransform
 
 BY_NAME = {entry.name: entry for entry in CATALOG}
 

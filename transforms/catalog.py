@@ -3,7 +3,7 @@
 Adding a transform is one entry here plus its golden files under fixtures/.
 """
 
-from transforms.spec import Transform
+from .spec import Transform
 
 CATALOG: tuple[Transform, ...] = (
     Transform("nano_fp32_channels_last", "fp32, channels-last memory format",

@@ -81,7 +81,7 @@ def names_in(value) -> list[str]:
 
 
 def selected_methods(only, exclude) -> list[str]:
-    import transforms
+    from coder import transforms
 
     known = [ORIGINAL] + transforms.names()
     wanted, unwanted = names_in(only), names_in(exclude)
@@ -108,7 +108,7 @@ def not_runnable(method: str) -> Result | None:
     """A method this CPU cannot run, or whose library is missing: not run at all."""
     if method == ORIGINAL:
         return None
-    import transforms
+    from coder import transforms
     from coder.backend.cpu import this_cpu
 
     entry = transforms.get(method)

@@ -101,7 +101,7 @@ def _build_tuned(accelerated, input_sample, tuning) -> None:
 
 def label_of(method: str, options: Options) -> str:
     """The catalog's name for this call (messages say what the user asked for), else a description."""
-    import transforms
+    from coder import transforms
 
     named = transforms.name_for(method, options)
     if named:

@@ -15,8 +15,9 @@ No torch import at module level: the CLI validates the value with ``bad_max_drop
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from coder import settings
 
 ENVIRONMENT = "CODER_MAX_DROP"
 
@@ -34,8 +35,7 @@ def bad_max_drop(text: str) -> str | None:
 
 def max_drop() -> float | None:
     """The max drop set for this process, or None (the precision's tolerance then applies)."""
-    text = os.environ.get(ENVIRONMENT, "").strip()
-    return float(text) if text and bad_max_drop(text) is None else None
+    return settings.current().max_drop
 
 
 def is_classifier_like(tensor) -> bool:

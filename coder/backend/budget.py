@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
+import math
 import threading
 from dataclasses import dataclass
 from typing import Iterator
 
+from coder import settings
 from coder.backend.interruption import RETRY_SECONDS, thread_in_native_call
 
 BUDGET_CALLS = 20  # a conversion may cost as much as this many calls of the original model...
@@ -47,11 +48,11 @@ class Budget:
 def budget_for(original_seconds: float, timing_on: bool) -> Budget:
     """How long a build may take: CODER_CONVERSION_BUDGET (seconds, or off), else the rule
     above when timing decisions are on (``never_slower``), else no limit."""
-    setting = os.environ.get("CODER_CONVERSION_BUDGET", "").strip().lower()
-    if setting in ("off", "none", "no"):
+    setting = settings.current().conversion_budget
+    if setting == math.inf:
         return Budget(None, original_seconds)
-    if setting:
-        return Budget(float(setting), original_seconds)
+    if setting is not None:
+        return Budget(setting, original_seconds)
     if not timing_on:
         return Budget(None, original_seconds)
     return Budget(max(BUDGET_FLOOR_SECONDS, BUDGET_CALLS * original_seconds), original_seconds)

@@ -6,20 +6,26 @@ runtime's first run on the call's inputs (where ``torch.compile`` and OpenVINO d
 work). With the cache on, a built runtime is saved into a new entry and loaded back from it, so
 the runtime checked on this call is the one the next run will load. A failure is remembered in
 the entry: the next run falls back at once, with the same reason.
+
+The cache never costs the script: an entry is serialized in memory, written in staging/ and
+renamed into place (never half-written), and a write that fails (a full or read-only disk)
+turns the cache off for the rest of the run with one line (``cache.stop``); the model is
+served as without a cache.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
+import dataclasses
 import sys
+import uuid
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import torch
 
-from coder.backend import budget, cache, dependence
+from coder.backend import budget, cache, dependence, private
 from coder.backend.calibration import sample_count
 from coder.backend.context import runtime_threads, torch_threads
 from coder.backend.isolation import debugging, isolated
@@ -41,10 +47,17 @@ class Remembered(Exception):
 
 @dataclass(frozen=True)
 class Slot:
-    """Where a runtime is cached: its entry, and what ``cache list`` says about it."""
+    """Where a runtime is cached: its entry, and what ``cache list`` says about it. Once a
+    runtime is obtained: the entry's write it came from, and whether it was loaded (made by an
+    earlier run) or built here (``Builder.remember``)."""
 
     entry: cache.Entry
     about: dict  # label, model class, inputs
+    written: str | None = None  # meta.json's "write" of the runtime that serves
+    loaded: bool = False
+
+    def of(self, obtained: Obtained) -> Slot:
+        return dataclasses.replace(self, written=obtained.meta.get("write"), loaded=obtained.loaded)
 
 
 @dataclass
@@ -80,8 +93,11 @@ class Builder:
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(slot.entry.locked())
-            except (cache.LockTimeout, OSError) as error:  # busy elsewhere, or a read-only cache
+            except cache.LockTimeout as error:  # busy elsewhere
                 debug(error)
+                return self._built(request, allowed)
+            except OSError as error:  # a read-only or full disk, a lock folder not ours
+                cache.stop(slot.entry.cache, error)
                 return self._built(request, allowed)
             return self._through_cache(request, slot, allowed)
 
@@ -97,6 +113,9 @@ class Builder:
         except NOT_REMEMBERED:
             raise
         except Exception as error:
+            if private.disk_fault(error):  # its workspace (in staging/) on a full disk: not the conversion's fault
+                cache.stop(slot.entry.cache, error)
+                return self._built(request, allowed)
             stopped = isinstance(error, budget.ConversionStopped)
             failure = {**slot.about, "failure": "budget", "budget_seconds": allowed.seconds} if stopped else slot.about
             _write(slot.entry.remember_failure, failure, reason_for(error, allowed))
@@ -126,6 +145,7 @@ class Builder:
         except Exception as error:  # an unreadable entry is converted again, never fatal
             self._say_unreadable(error)
             return None
+        _write(private.make_private, entry.folder)  # what the runtime wrote on loading (OpenVINO's ov_cache/)
         _write(entry.update)
         return Obtained(runner, produced, time.perf_counter() - started, loaded=True, meta=meta,
                         uncertain=bool(meta.get("uncertain")))
@@ -138,39 +158,51 @@ class Builder:
     def _stored(self, built: Obtained, request, slot: Slot) -> Obtained:
         """Save ``built`` in the entry and serve the copy loaded from it."""
         started = time.perf_counter()
+        if self._saved(built, request, slot) is None:
+            return built
         try:
-            self._save(built, request, slot)
             runner, produced = self._load_and_run(request, slot.entry)
         except Exception as error:  # the cache is a convenience: the built runtime still serves
             debug(error)
             return built
+        _write(private.make_private, slot.entry.folder)
         return Obtained(runner, produced, built.seconds + time.perf_counter() - started, stored=True,
                         meta=slot.entry.meta() or {}, uncertain=built.uncertain)
 
-    def _save(self, built: Obtained, request, slot: Slot) -> None:
-        staging = cache.staging_folder(slot.entry.cache)
-        staging.mkdir()
+    def _saved(self, built: Obtained, request, slot: Slot) -> str | None:
+        """Save ``built`` in the entry: the write's id (meta.json's ``write``), or None when the
+        write failed, which turns the cache off for this run (one line)."""
+        try:
+            return self._save(built, request, slot)
+        except Exception as error:  # a full or read-only disk, ...: the built runtime still serves
+            debug(error)
+            cache.stop(slot.entry.cache, error)
+            return None
+
+    def _save(self, built: Obtained, request, slot: Slot) -> str:
+        """The runner's files written in staging/, then renamed into the entry: never half-written."""
+        staging = cache.new_staging(slot.entry.cache)
+        written = uuid.uuid4().hex
         try:
             with isolated(runtime_threads(request.thread_num)):
                 built.runner.save(staging)
             slot.entry.commit(staging, {**slot.about, "status": "ok", "build_seconds": round(built.seconds, 3),
-                                        "uncertain": built.uncertain,
+                                        "uncertain": built.uncertain, "write": written,
                                         "calibration": calibration_summary(request.calibration)})
-        except BaseException:  # a Ctrl-C, a full disk: nothing half-written stays behind
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        finally:
+            private.remove(staging)  # left only when the write failed
+        return written
 
-    def replace(self, slot: Slot | None, built: Obtained, request: BuildRequest) -> bool:
-        """Store ``built`` (a recalibrated runtime, checked) over the entry; True when stored."""
+    def replace(self, slot: Slot | None, built: Obtained, request: BuildRequest) -> str | None:
+        """Store ``built`` (a recalibrated runtime, checked) over the entry; the write's id when stored."""
         if slot is None or not self.recipe.cacheable:
-            return False
+            return None
         try:
             with slot.entry.locked():
-                self._save(built, request, slot)
-        except Exception as error:  # the cache is a convenience
+                return self._saved(built, request, slot)
+        except (cache.LockTimeout, OSError) as error:  # the cache is a convenience
             debug(error)
-            return False
-        return True
+            return None
 
     def _built(self, request: BuildRequest, allowed: budget.Budget) -> Obtained:
         require(*self.recipe.requires)
@@ -194,10 +226,18 @@ class Builder:
 
     def remember(self, slot: Slot | None, reason: str, kind: str = "error") -> None:
         """Store in the cache that this runtime is not to be used here, and why (``kind``: a
-        wrapper.Fallback kind; "slower", the never-slower rule, holds only while the rule is on)."""
-        if slot is not None:
-            with contextlib.suppress(cache.LockTimeout, OSError), slot.entry.locked():
-                _write(slot.entry.remember_failure, {**slot.about, "failure": kind}, reason)
+        wrapper.Fallback kind; "slower", the never-slower rule, holds only while the rule is on).
+        A runtime built here fails for this model: its entry becomes the failure. A runtime
+        loaded from an earlier run's entry passed that run's check on its model: the failure is
+        noted in that write only (``Entry.reject``), so that model still finds its runtime."""
+        if slot is None:
+            return
+        about = {**slot.about, "failure": kind}
+        with contextlib.suppress(cache.LockTimeout, OSError), slot.entry.locked():
+            if slot.loaded:
+                _write(slot.entry.reject, slot.written, about, reason)
+            else:
+                _write(slot.entry.remember_failure, about, reason, slot.written)
 
     def note(self, slot: Slot | None, **fields) -> None:
         """Add ``fields`` (a speed comparison, ...) to the entry's meta.json."""
@@ -207,11 +247,14 @@ class Builder:
 
 
 def _write(action, *args, **kwargs) -> None:
-    """A cache write that fails (a full disk, a cache folder removed) must not end the script."""
+    """A cache write that fails (a full disk, a cache folder removed) must not end the script;
+    a full or read-only disk turns the cache off for the rest of the run."""
     try:
         action(*args, **kwargs)
     except (OSError, ValueError, cache.CorruptEntry) as error:
         debug(error)
+        if private.disk_fault(error) and isinstance(getattr(action, "__self__", None), cache.Entry):
+            cache.stop(action.__self__.cache, error)
 
 
 def first_run(recipe: Recipe, runner: Runner, request: BuildRequest) -> list:

@@ -1,7 +1,8 @@
 """``python -m coder cache list|clear``: what the conversion cache holds, and emptying it.
 
 ``run(action)`` prints and returns the exit code; the command line only passes the action on.
-No torch import.
+A cache folder that is not private (cache.refusal) is neither listed nor cleared: the one line
+that says why, exit code 1. No torch import.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import sys
 import time
 
-from coder.backend import cache
+from coder.backend import cache, private
 
 ACTIONS = ("list", "clear")
+EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 
@@ -24,16 +26,24 @@ def run(action: str | None, out=None) -> int:
     if folder is None:
         print("coder: the conversion cache is off (CODER_CACHE=off)", file=out)
         return 0
+    why = cache.refusal(folder, create=False)
+    if why is not None:
+        print(cache.refused_line(folder, why), file=sys.stderr)
+        return EXIT_REFUSED
     return list_entries(folder, out) if action == "list" else clear(folder, out)
 
 
 def list_entries(folder, out) -> int:
     entries = cache.entries(folder)
     sizes = [entry.size() for entry in entries]
-    print(f"{folder}: {len(entries)} entries, {_size(sum(sizes))} of {_size(cache.size_limit())} "
+    staged = sum(private.size(staged) for staged, _ in cache.staging(folder))
+    print(f"{folder}: {len(entries)} entries, {_size(sum(sizes) + staged)} of {_size(cache.size_limit())} "
           f"(CODER_CACHE_SIZE)", file=out)
     for entry, size in zip(entries, sizes):
         print(describe(entry, size), file=out)
+    for staged, left in cache.staging(folder):
+        state = "left by a process that has ended" if left else "being written by a running process"
+        print(f"staging/{staged.name}  {_size(private.size(staged))}  {state}", file=out)
     return 0
 
 
@@ -57,9 +67,19 @@ def clear(folder, out) -> int:
             removed, freed = removed + 1, freed + size
         else:
             busy += 1
+    cleaned, cleaned_size, writing = _clear_staging(folder)
+    staged = f" and {cleaned} staging folders" if cleaned else ""
     left = f"; {busy} in use by another process were left" if busy else ""
-    print(f"removed {removed} entries ({_size(freed)}) from {folder}{left}", file=out)
+    left += f"; {writing} staging folders of running processes were left" if writing else ""
+    print(f"removed {removed} entries{staged} ({_size(freed + cleaned_size)}) from {folder}{left}", file=out)
     return 0
+
+
+def _clear_staging(folder) -> tuple[int, int, int]:
+    """What dead processes left in staging/ is removed: (how many, their size, how many are left)."""
+    sizes = {path: private.size(path) for path, _ in cache.staging(folder)}
+    cleaned = cache.clean_staging(folder)
+    return len(cleaned), sum(sizes[path] for path in cleaned), len(sizes) - len(cleaned)
 
 
 def _size(count: float) -> str:

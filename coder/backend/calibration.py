@@ -14,25 +14,24 @@ quantized twice. A set of fewer than ``RELIABLE_SAMPLES`` samples is said once.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from itertools import islice
 
 import torch
 
+from coder import settings
 from coder.backend.flat import flatten_call
 
 MAX_CALIB_BATCHES = 32  # taken from calib_data; more rarely moves static INT8 ranges
 LABEL_KEYS = frozenset({"labels", "label", "targets", "target"})
-DEFAULT_CALIB_CALLS = 4
 SOON_SECONDS = 10.0
 RELIABLE_SAMPLES = 8
 
 
 def calib_calls_default() -> int:
-    """``CODER_CALIB_CALLS`` from the environment, else DEFAULT_CALIB_CALLS."""
-    return max(1, int(os.environ.get("CODER_CALIB_CALLS", DEFAULT_CALIB_CALLS)))
+    """``CODER_CALIB_CALLS`` (coder/settings.py; default 4)."""
+    return settings.current().calib_calls
 
 
 class ScriptCalibration:

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from coder import settings
+
 # the flags that matter to some transform, in the order they are shown
 FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16",
             "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
@@ -108,8 +110,8 @@ def read_cpu(cpuinfo_text: str) -> Cpu:
 @functools.cache
 def this_cpu() -> Cpu:
     """This machine's CPU (or the one ``CODER_CPUINFO`` describes), read once per process."""
-    override = os.environ.get("CODER_CPUINFO")
-    source = Path(override) if override else Path("/proc/cpuinfo")
+    override = settings.current().cpuinfo
+    source = override or Path("/proc/cpuinfo")
     try:
         cpu = read_cpu(source.read_text(errors="replace"))
     except OSError:

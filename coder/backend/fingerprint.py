@@ -1,34 +1,34 @@
 """The cache key of a converted model: everything its files depend on, hashed.
 
-- the model: its class, the source of the ``forward`` of each of its module classes, its
-  ``repr`` (structure and hyper-parameters) and a fast hash of its weights and buffers;
+- the model: what a conversion bakes in (``baked.py``): its modules' classes and code, reached
+  from every ``forward`` (helper functions, module-level values, closures), every byte of its
+  weights and buffers, every other attribute's value, its hooks. No call of the model is needed;
 - the transform: its label and options, and how it was calibrated (given data or the script's
   own calls; the shapes count, the values do not, so the next run's inputs still find it);
 - the input signature, as the runtime's shape policy sees it (``Recipe.key``);
 - the versions of coder, Python and every library the runtime uses, and the CPU's features.
 
-The weights hash reads every byte of small tensors and an evenly spread sample of 64K
-elements of larger ones, plus their shapes and dtypes: a few milliseconds for resnet50 instead
-of a pass over its 100 MB. Retrained or fine-tuned weights change every sample; an edit of a
-few values of a large tensor can be missed, and is then caught by the first-call parity check.
+Not covered: what ``forward`` reads from outside Python values (environment variables, files,
+the clock, random generators' state). The first-call parity check still compares the runtime
+with the original model, and a loaded entry that fails it is rejected for this run only
+(``cache.Entry.reject``): the key's other models keep it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import inspect
 import platform
 
 import torch
 
 import coder
+from coder.backend.baked import Baked
 from coder.backend.cpu import this_cpu
 from coder.backend.flat import CallSpec
+from coder.backend.messages import debug
 from coder.backend.recipe import Recipe
 
-WHOLE_TENSOR_BYTES = 1 << 18  # tensors up to 256 KB are hashed whole
-SAMPLED_ELEMENTS = 1 << 16
 DISTRIBUTIONS = {"intel_extension_for_pytorch": "intel-extension-for-pytorch",
                  "neural_compressor": "neural-compressor"}
 
@@ -42,40 +42,15 @@ def digest(*parts) -> str:
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """What the model is: class, forward sources, structure and weights."""
-    cls = type(model)
-    return digest(f"{cls.__module__}.{cls.__qualname__}", _forward_sources(model), repr(model),
-                  weights_hash(model))
+    """What the model is, as far as a conversion of it is concerned (``baked.Baked``)."""
+    walked = Baked().model(model)
+    if walked.opaque:
+        debug(Unhashable(f"not reused by later runs: the model holds {', '.join(sorted(set(walked.opaque))[:5])}"))
+    return walked.digest()
 
 
-def weights_hash(model: torch.nn.Module) -> str:
-    hasher = hashlib.blake2b(digest_size=16)
-    for name, tensor in model.state_dict().items():
-        if not isinstance(tensor, torch.Tensor):
-            continue
-        hasher.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        hasher.update(memoryview(_sample(tensor).view(torch.uint8).numpy()))
-    return hasher.hexdigest()
-
-
-def _sample(tensor: torch.Tensor) -> torch.Tensor:
-    flat = tensor.detach().reshape(-1)
-    if flat.numel() * flat.element_size() > WHOLE_TENSOR_BYTES:
-        flat = flat[::flat.numel() // SAMPLED_ELEMENTS]
-    return flat.contiguous()
-
-
-def _forward_sources(model: torch.nn.Module) -> str:
-    """The forward of every module class in the model: a class edited in the script changes it."""
-    classes = {type(module) for module in model.modules()}
-    return digest(*sorted(_source_of(cls) for cls in classes))
-
-
-def _source_of(cls: type) -> str:
-    try:
-        return inspect.getsource(cls.forward)
-    except (OSError, TypeError):  # built in, or defined where no source file is kept
-        return f"{cls.__module__}.{cls.__qualname__}"
+class Unhashable(Exception):
+    """Part of the model that the fingerprint cannot hash: its entries count for this run only."""
 
 
 def library_versions(recipe: Recipe) -> dict[str, str]:

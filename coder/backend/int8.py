@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import tempfile
 
 import torch
 import torch.utils._pytree as pytree
@@ -27,6 +26,7 @@ from coder.backend.libraries import has, load
 from coder.backend.flat import FlatModule, NotConvertible, flatten_call
 from coder.backend.recipe import BuildRequest
 from coder.backend.tuning import exclusion_ladder, flat_runner_call, output_spec, quantizable_layers, search
+from coder.backend.workspace import Workspace
 
 
 @contextlib.contextmanager
@@ -66,7 +66,7 @@ def build_inc(request: BuildRequest):
     if not this_cpu().vnni:
         return build_reduced_range(request)
     # INC's default workspace is ./nc_workspace, in the user's folder: use a private one
-    with _quiet_inc(), tempfile.TemporaryDirectory(prefix="coder-inc-") as workspace:
+    with _quiet_inc(), Workspace("inc") as workspace:
         load("neural_compressor.common").set_workspace(workspace)
         quantization = load("neural_compressor.torch.quantization")
         if has("intel_extension_for_pytorch"):

@@ -31,6 +31,8 @@ import _thread
 from types import FrameType, TracebackType
 from typing import Iterator
 
+from coder import settings
+
 RETRY_SECONDS = 0.2
 # modules that call native code which calls back into Python: while one of them is on the stack,
 # an exception raised in Python may have to cross C++ frames (OpenVINO's PyTorch frontend: its
@@ -173,7 +175,7 @@ def script_frames(frames: TracebackType | None) -> TracebackType | None:
     """A traceback without coder's frames: cut where the script's call entered coder's backend
     (and the ``nn.Module.__call__`` frames that led there), so it ends at the script's line.
     ``CODER_DEBUG=1`` keeps them all."""
-    if os.environ.get("CODER_DEBUG", "") not in ("", "0"):
+    if settings.current().debug:
         return frames
     kept: list[TracebackType] = []
     while frames is not None and not frames.tb_frame.f_code.co_filename.startswith(_BACKEND):

@@ -24,11 +24,12 @@ import sys
 import tempfile
 from typing import Iterator
 
+from coder import settings
 from coder.backend.interruption import guarded
 
 
 def debugging() -> bool:
-    return os.environ.get("CODER_DEBUG", "") not in ("", "0")
+    return settings.current().debug
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ Cached (cache.py), a runner is its frozen module, ``torch.jit.save``d as ``model
 from __future__ import annotations
 
 import contextlib
+import io
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ from coder.backend.cpu import this_cpu
 from coder.backend.dependence import TracedFlat
 from coder.backend.ipex import fusion_turned_off
 from coder.backend.precision import maybe_bf16, prepared_module
+from coder.backend.private import write_file
 from coder.backend.recipe import BuildRequest
 
 MODEL = "model.pt"
@@ -47,7 +49,10 @@ class JitRunner:
             return list(self.module(*tensors))
 
     def save(self, folder: Path) -> None:
-        torch.jit.save(self.module, str(folder / MODEL))
+        # in memory first: torch.jit.save to a file aborts the process when the disk is full
+        buffer = io.BytesIO()
+        torch.jit.save(self.module, buffer)
+        write_file(folder / MODEL, buffer.getvalue())
 
 
 def build(request: BuildRequest) -> JitRunner:

@@ -8,12 +8,12 @@ prints the library's full error with its traceback.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import traceback
 import warnings
 
+from coder import settings
 from coder.backend.libraries import MissingLibrary
 
 LONG_LINE = 300  # characters of a library's error kept before cutting at a sentence end
@@ -66,7 +66,7 @@ def _interpreter_cause(lines: list[str]) -> str | None:
 
 def debug(error: BaseException) -> None:
     """With CODER_DEBUG=1, the whole error and its traceback on stderr."""
-    if os.environ.get("CODER_DEBUG", "") not in ("", "0"):
+    if settings.current().debug:
         print("coder: debug: the error behind the next message:", file=sys.stderr)
         traceback.print_exception(error, file=sys.stderr)
 

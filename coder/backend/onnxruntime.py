@@ -1,13 +1,13 @@
 """ONNX Runtime: fp32 sessions, and static INT8 quantization in the QOperator format.
 
-A runner keeps its ``.onnx`` file in a folder of its own while it lives: ``save`` copies it
+A runner keeps its ``.onnx`` file in a workspace of its own while it lives (workspace.py:
+removed with the runner, or by the next run when this process is killed): ``save`` copies it
 into a cache entry (cache.py) and ``load`` starts a session from one.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -16,6 +16,7 @@ from coder.backend.libraries import load as load_library
 from coder.backend.context import runtime_threads
 from coder.backend.onnx_export import export_onnx, numpy_feed
 from coder.backend.recipe import BuildRequest
+from coder.backend.workspace import Workspace
 
 
 # Quantizing Add as well produced an invalid BERT graph (a shared zero initializer became
@@ -27,7 +28,7 @@ MODEL = "model.onnx"
 
 
 class OrtRunner:
-    def __init__(self, path: Path, thread_num: int | None, folder: tempfile.TemporaryDirectory | None = None) -> None:
+    def __init__(self, path: Path, thread_num: int | None, folder: Workspace | None = None) -> None:
         """A session on ``path``; ``folder``, when given, holds the file and lives as long as the runner."""
         self.path, self.folder = path, folder
         ort = load_library("onnxruntime")
@@ -51,8 +52,8 @@ def load(folder: Path, request: BuildRequest) -> OrtRunner:
     return OrtRunner(folder / MODEL, request.thread_num)
 
 
-def _workspace() -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="coder-onnx-")
+def _workspace() -> Workspace:
+    return Workspace("onnx")
 
 
 def build_fp32(request: BuildRequest) -> OrtRunner:

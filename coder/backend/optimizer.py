@@ -47,13 +47,29 @@ class InferenceOptimizer:
         return inference_context(*models)
 
     @staticmethod
+    def original(model):
+        """The model as the script built it, under any acceleration of trace/quantize: what a
+        patched script exports or saves (``torch.onnx.export(InferenceOptimizer.original(model), ...)``)."""
+        from coder.backend.wrapper import AcceleratedModel
+
+        while isinstance(model, AcceleratedModel):
+            model = model.original
+        return model
+
+    @staticmethod
     def save(model, path) -> None:
+        """The original model (pickled, and its state_dict), the call and its calibration in the
+        folder ``path``; a compile model to an AOTInductor package when ``path`` ends in .pt2."""
         from coder.backend.persistence import save
 
         save(model, path)
 
     @staticmethod
     def load(path, model=None):
+        """The saved model, accelerated again. ``load(path, model=m)`` loads the weights into
+        ``m`` with ``weights_only=True`` (nothing unpickled). ``load(path)`` unpickles the saved
+        model (``torch.load(weights_only=False)``, as does a .pt2 package's metadata), which can
+        run any code: only load folders you made."""
         from coder.backend.persistence import load
 
         return load(path, model)

@@ -34,6 +34,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from coder import settings
+
 MIN_TIMED_CALLS = 5
 TIMED_METHODS = ("forward", "generate")
 FLUSH_SECONDS = 0.25  # how often the file is rewritten while replays are timed (the live display)
@@ -44,8 +46,8 @@ SETTLE_REPLAYS = 2
 
 
 def wrap(accelerated, original):
-    path = os.environ.get("CODER_RECORD")
-    if not path:
+    path = settings.current().record
+    if path is None:
         return accelerated
     return RecordingProxy(accelerated, original, Session.shared(path))
 
@@ -58,11 +60,13 @@ def unwrap(model):
 
 
 class Settings:
-    def __init__(self, environ: Mapping[str, str]):
-        self.calls = int(environ.get("CODER_RECORD_CALLS", 20))
-        self.seconds = float(environ.get("CODER_RECORD_SECONDS", 10))
-        self.checks = int(environ.get("CODER_RECORD_CHECKS", 3))
-        self.inputs = int(environ.get("CODER_RECORD_INPUTS", 8))
+    """What the run records: ``CODER_RECORD_*`` (coder/settings.py)."""
+
+    def __init__(self, current: settings.Settings):
+        self.calls = current.record_calls
+        self.seconds = current.record_seconds
+        self.checks = current.record_checks
+        self.inputs = current.record_inputs
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class Session:
     @classmethod
     def shared(cls, path: str) -> Session:
         if cls._shared is None or cls._shared.path != path:
-            cls._shared = cls(path, Settings(os.environ))
+            cls._shared = cls(path, Settings(settings.current()))
         return cls._shared
 
     def new_model(self, name: str, target, original) -> ModelRecord:

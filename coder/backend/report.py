@@ -17,9 +17,10 @@ No torch import: the runner asks this module only when a model was accelerated.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
+
+from coder import settings
 
 # the story of every accelerated model made in this process; kept when the model itself is
 # gone (a model made in a script's main() is freed before the script ends)
@@ -106,7 +107,7 @@ def closing_lines() -> list[str]:
 
 def print_closing_lines() -> None:
     """Print every followed model's line on stderr, unless CODER_QUIET is set."""
-    if os.environ.get("CODER_QUIET", "") not in ("", "0"):
+    if settings.current().quiet:
         return
     for line in closing_lines():
         try:

@@ -13,7 +13,7 @@ import warnings
 import torch
 import torch.utils._pytree as pytree
 
-import transforms
+from coder import transforms
 from coder.auto.result import FALLBACK_STATUS, ORIGINAL, Result, Status, finish
 from coder.backend.accelerate import accelerate
 from coder.backend.calibration import as_items, calls_from

@@ -13,11 +13,12 @@ tests).
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from coder import settings
 
 MIN_PAIRS, MAX_PAIRS = 2, 5
 BUDGET_SECONDS = 1.0
@@ -27,10 +28,10 @@ HOPELESS = 3.0
 
 
 def enabled(never_slower: bool | None) -> bool:
-    """The keyword wins; else CODER_NEVER_SLOWER (on unless set to 0, off or false)."""
+    """The keyword wins; else CODER_NEVER_SLOWER (coder/settings.py: on unless set off)."""
     if never_slower is not None:
         return bool(never_slower)
-    return os.environ.get("CODER_NEVER_SLOWER", "1").strip().lower() not in ("0", "off", "false", "no")
+    return settings.current().never_slower
 
 
 @dataclass(frozen=True)

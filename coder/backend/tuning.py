@@ -15,10 +15,11 @@ No torch import at module level: ``coder.runner`` sets ``RAISE_ON_MISS`` without
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+
+from coder import settings
 
 RAISE_ON_MISS = True  # False in a patched run (coder/runner.py): the model falls back instead
 DEFAULT_CRITERION = {"relative": 0.01, "higher_is_better": True}
@@ -267,7 +268,7 @@ class _Table:
                          for i, (cell, width) in enumerate(zip(cells, self.WIDTHS)))
 
     def _line(self, text) -> None:
-        if os.environ.get("CODER_QUIET", "") not in ("", "0"):
+        if settings.current().quiet:
             return
         from coder.backend.isolation import outer_stderr
 

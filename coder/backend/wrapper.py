@@ -14,6 +14,7 @@ remembers it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from coder.backend import accuracy, report, speed
 from coder.backend.budget import Budget, budget_for
 from coder.backend.building import Builder, Obtained, Remembered, Slot, reason_for
 from coder.backend.cache import entry as cache_entry
+from coder.backend.cache import root as cache_root
 from coder.backend.calibration import ScriptCalibration, calib_calls_default, sample_count, too_few_note
 from coder.backend.context import runtime_threads, torch_threads
 from coder.backend.cpu import this_cpu
@@ -104,7 +106,6 @@ class AcceleratedModel(torch.nn.Module):
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self.story = report.Story(recipe.label)  # what the closing line says about this model
         self._builder = Builder(recipe, self.never_slower)
-        self._fingerprint: str | None = None
         self._runtimes: dict[tuple, _Runtime] = {}
 
     def __getattr__(self, name: str):
@@ -208,12 +209,13 @@ class AcceleratedModel(torch.nn.Module):
             if self.script_calibration is not None:
                 self.script_calibration.done_with_call()
         self.story.obtained(obtained)
-        runtime = _Runtime(obtained.runner, output, slot, obtained.uncertain, len(request.calibration),
+        held = slot.of(obtained) if slot is not None else None
+        runtime = _Runtime(obtained.runner, output, held, obtained.uncertain, len(request.calibration),
                            not obtained.loaded, shapes_passed={_shapes(tensors)})
         if not self._trusted(runtime, obtained, reference, tensors, args, kwargs, replacing):
             return reference
         if replacing is not None:
-            self.story.stored = self._builder.replace(slot, obtained, request) or self.story.stored
+            self._store_recalibrated(runtime, obtained, request)
         self._runtimes[key] = runtime
         self._say_if_calibrated_on_few(obtained, slot)
         return self._accelerated(output, obtained.produced)
@@ -222,6 +224,12 @@ class AcceleratedModel(torch.nn.Module):
         output = spec.rebuild(produced)
         self.story.accelerated_calls += 1
         return output
+
+    def _store_recalibrated(self, runtime: _Runtime, obtained: Obtained, request: BuildRequest) -> None:
+        written = self._builder.replace(runtime.slot, obtained, request)
+        if written is not None:
+            self.story.stored = True
+            runtime.slot = dataclasses.replace(runtime.slot, written=written, loaded=False)
 
     def _budget(self, original_seconds: float):
         """The conversion's time budget; a tuning search is bounded by its own ``timeout``."""
@@ -323,15 +331,14 @@ class AcceleratedModel(torch.nn.Module):
         """The cache entry for this call's runtime (None when the cache is off)."""
         from coder.backend import fingerprint
 
-        if self.tuning is not None:  # its result depends on the metric and its data: not cached
+        if self.tuning is not None or cache_root() is None:  # tuned: depends on the metric and its data
             return None
-        try:
-            if self._fingerprint is None:
-                self._fingerprint = fingerprint.model_fingerprint(self.original)
+        try:  # the model as it is now: the script may have changed an attribute since its first call
+            model = fingerprint.model_fingerprint(self.original)
             calibrated = ()
             if self.recipe.options.needs_calibration:
                 calibrated = fingerprint.calibration_signature(self._given_calibration, self.script_calibration is None)
-            key = fingerprint.entry_key(self.recipe, self._fingerprint, call, tensors, calibrated, self.criterion)
+            key = fingerprint.entry_key(self.recipe, model, call, tensors, calibrated, self.criterion)
         except Exception as error:  # a model that cannot be fingerprinted is simply not cached
             debug(error)
             return None

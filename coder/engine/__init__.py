@@ -16,7 +16,7 @@ import functools
 import os
 from collections.abc import Callable
 
-import transforms
+from coder import transforms
 from coder.engine import detect, outcome, parse
 from coder.engine.detect import Analysis
 from coder.engine.injected import BASELINE, OptimizerCall, optimizer_call_for

@@ -33,9 +33,9 @@ class Wrapping:
 class Built:
     builder: str  # what builds it, as --inspect names it
     prior: int = CERTAIN  # evidence weight of the builder alone (torch.load: 1, an unknown call: 0)
-    pipeline: str | None = None  # a pipeline: the attribute of its torch module ("model", "unet")
+    pipeline: str | None = None  # a pipeline or library object: the path of its torch module ("model", "unet")
     wrapped: Wrapping | None = None  # built inside the script's own optimizing call
-    compiled: str | None = None  # loaded already compiled (torch.jit.load): never optimized again
+    compiled: str | None = None  # loaded already compiled (torch.jit.load): only a runtime that takes it
     not_model: str | None = None  # built by a library that never gives a model: "a tokenizer"
     methods: tuple[str, ...] = ()  # inference methods besides calling it (SentenceTransformer.encode)
 
@@ -62,7 +62,15 @@ class Builders:
             return Built(f"an item of {self.script.code(expr.value)}", prior=0)
         if not isinstance(expr, cst.Call):
             return None
+        if position is not None and (held := self._held_in_tuple(expr, position)) is not None:
+            return held
         return self._built_by_call(expr) if position is None else self._returned_by_helper(expr, position)
+
+    def _held_in_tuple(self, call: cst.Call, position: int) -> Built | None:
+        """``model, preprocess = clip.load(...)``: the library object at ``position`` of the tuple."""
+        name = self._name(call)
+        at, path, runs = patterns.HELD_IN_TUPLE.get(name, (None, None, ()))
+        return Built(name, pipeline=path, methods=runs) if at == position else None
 
     def _built_by_call(self, call: cst.Call) -> Built | None:
         if injected.is_optimizer_call(call):  # ``model = InferenceOptimizer.trace(model)``: still that model
@@ -72,8 +80,13 @@ class Builders:
             return known
         if self._is(call, patterns.OPTIMIZING_CALL) and call.args:
             return self._wrapped(call)
-        if any(self.is_model_class(c) for c in self._defined(call.func, cst.ClassDef)):
+        if classes := [c for c in self._defined(call.func, cst.ClassDef) if self.is_model_class(c)]:
+            if all(self._is(c, patterns.WEIGHTLESS_MODULE) for c in classes):
+                return Built(f"class {self.script.code(call.func)}", prior=0,
+                             not_model="a module without parameters or buffers")
             return Built(f"class {self.script.code(call.func)}")
+        if (classes := self._defined(call.func, cst.ClassDef)) and all(_plain(c) for c in classes):
+            return Built(f"class {self.script.code(call.func)}", prior=0, not_model="a plain class of the script")
         if (returned := self._returned_by_helper(call, None)) is not None:
             return returned
         return self._from_elsewhere(call)
@@ -83,8 +96,13 @@ class Builders:
         name = self._name(call)
         if self._is(call, patterns.CHECKPOINT_LOAD):
             return Built("torch.load", prior=1)
+        if self._is(call, patterns.HUB_AUTOSHAPE):
+            return Built(name, pipeline="model")
+        if self._is(call, patterns.LIBRARY_OBJECT):
+            path, runs = patterns.held_module(name)
+            return Built(name, pipeline=path, methods=runs)
         if self._is(call, patterns.MODEL_FACTORY) or self._is(call, patterns.MODEL_LOOKUP):
-            return Built(name, methods=patterns.INFERENCE_METHODS_OF.get(name, ()))
+            return Built(name)
         if self._is(call, patterns.PIPELINE):
             return Built(name, pipeline="model")
         if self._is(call, patterns.DIFFUSION_PIPELINE):
@@ -181,3 +199,9 @@ class Builders:
         """What a helper passes on to its callers: a model, or what torch.load gives (not a candidate
         that only the evidence of the helper's own uses could make a model)."""
         return built if built is not None and built.prior > 0 and built.not_model is None else None
+
+
+def _plain(node: cst.ClassDef) -> bool:
+    """``class Runner:`` or ``class Runner(object):``: an object of the script, not a torch module (a
+    model it holds on ``self`` is found where it is assigned)."""
+    return all(isinstance(base.value, cst.Name) and base.value.value == "object" for base in node.bases)

@@ -6,11 +6,18 @@ baseline ("original", for ``-o auto``) keeps them and measures what the script d
 optimization that only runs behind a flag that is off by default (``if args.compile: model =
 torch.compile(model)``), or behind a condition coder cannot read, is left where it is and does
 not decide the default path.
+
+What the script writes (``torch.onnx.export(model, ...)``, ``torch.save``, ``save_pretrained``,
+``torch.jit.save(torch.jit.trace(model, x), ...)``: its products) is never taken out, and it is
+handed the model as built: a product before the model's first use moves the ready point after
+it (ready.py), a later one gets ``InferenceOptimizer.original(model)`` (plan.py). Only a step
+whose result the script then calls for inference counts as an existing optimization; one whose
+result is written, or never called, is part of a product.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 import libcst.matchers as m
@@ -32,6 +39,7 @@ class Existing:
     inner: cst.BaseExpression | None = None  # ``model = torch.compile(build())``: the model as built
     by_default: bool = True  # False: behind a flag that is off by default, or a condition coder cannot read
     removable: bool = True  # alone on its line (``model = opt(model, ...)``, ``opt(model)``): can be taken out
+    written: bool = False  # what it makes is written by the script (a product): it stays, and so does the model
 
     @property
     def keeps_original(self) -> bool:
@@ -94,6 +102,72 @@ def existing_optimizations(script: Script, flags: Flags, model, block: cst.CSTNo
     return found
 
 
+@dataclass(frozen=True)
+class Product:
+    """A call that writes the model somewhere, or builds what is written."""
+
+    call: cst.Call
+    model: cst.BaseExpression  # the model as the call takes it; given InferenceOptimizer.original(...) if needed
+    line: int
+
+
+def products(script: Script, references: list[cst.CSTNode]) -> list[Product]:
+    """``torch.onnx.export(model, ...)``, ``torch.save(model.state_dict(), ...)``,
+    ``model.save_pretrained(...)``, ``torch.jit.save(torch.jit.trace(model, x), ...)``."""
+    found = []
+    for reference in references:
+        model = _unwrapped_original(script, reference)
+        holder = script.parent(model)
+        if isinstance(holder, cst.Attribute) and holder.value is model:
+            call = script.parent(holder)
+            if not (isinstance(call, cst.Call) and call.func is holder):
+                continue
+            if holder.attr.value in patterns.WRITING_METHODS:  # model.save_pretrained(path)
+                found.append(Product(call, model, script.line(call)))
+                continue
+            if holder.attr.value != "state_dict":
+                continue
+            holder = script.parent(call)  # torch.save(model.state_dict(), path)
+        if (call := _first_argument_of(script, holder)) is not None and _writes(script, call):
+            found.append(Product(call, model, script.line(call)))
+    return found
+
+
+def _unwrapped_original(script: Script, reference: cst.CSTNode) -> cst.CSTNode:
+    """``InferenceOptimizer.original(model)`` (written by coder before) stands for ``model``."""
+    arg = script.parent(reference)
+    call = script.parent(arg) if isinstance(arg, cst.Arg) else None
+    return call if call is not None and injected.is_original_call(call) else reference
+
+
+def _first_argument_of(script: Script, holder: cst.CSTNode) -> cst.Call | None:
+    call = script.parent(holder) if isinstance(holder, cst.Arg) else None
+    return call if isinstance(call, cst.Call) and call.args and call.args[0] is holder else None
+
+
+def _writes(script: Script, call: cst.Call) -> bool:
+    """A writer, or an optimizing call whose result goes straight into one (``trace(...).save(p)``)."""
+    if patterns.MODEL_WRITER.found(script, call):
+        return True
+    if patterns.label_of(script, call, patterns.OPTIMIZERS) is None:
+        return False
+    holder = script.parent(call)
+    if isinstance(holder, cst.Attribute) and holder.attr.value in patterns.WRITING_METHODS:
+        return True
+    writer = _first_argument_of(script, holder)
+    return writer is not None and patterns.MODEL_WRITER.found(script, writer)
+
+
+def with_written(existing: list[Existing], written: list[Product]) -> list[Existing]:
+    """The optimizations, knowing what the script writes: one inside a product
+    (``torch.jit.save(torch.jit.trace(model, x), path)``) is none; one reassigning the model
+    before a product (``model = ipex.optimize(model)``) makes what is written."""
+    last = max((product.line for product in written), default=0)
+    inside = {id(product.call) for product in written}
+    return [replace(e, written=True) if e.derived is None and e.line < last else e
+            for e in existing if id(e.call) not in inside]
+
+
 def wrapping_optimization(script: Script, wrapping, statement: cst.BaseStatement) -> Existing:
     """``model = torch.compile(build())``: the optimizing call the model is built in."""
     return Existing(wrapping.label, wrapping.call, statement, script.line(wrapping.call), inner=wrapping.inner)
@@ -110,11 +184,12 @@ def _existing(script: Script, flags: Flags, var: str, call: cst.Call, label: str
 
 
 def calls_taking(script: Script, references: list[cst.CSTNode]) -> list[tuple[cst.Call, cst.CSTNode]]:
-    """Calls that receive a model (or a pipeline's model, ``pipe.model``) as their first argument."""
+    """Calls that receive a model (or the module a pipeline or library object holds, ``pipe.model``,
+    ``st[0].auto_model``) as their first argument."""
     calls = []
     for reference in references:
         arg = script.parent(reference)
-        if isinstance(arg, cst.Attribute) and arg.value is reference:  # pipeline.model
+        while isinstance(arg, (cst.Attribute, cst.Subscript)) and arg.value is reference:  # pipe.model, st[0].x
             reference, arg = arg, script.parent(arg)
         call = script.parent(arg) if isinstance(arg, cst.Arg) else None
         if isinstance(call, cst.Call) and call.args and call.args[0] is arg:

@@ -1,10 +1,11 @@
 """The code coder injects, and the one place that recognises it again in a script.
 
-coder writes three things: ``from coder.backend import InferenceOptimizer``, one
-``model = InferenceOptimizer.<method>(model, ...)`` per model, and ``get_context(model)`` around
-inference. Recognising them (an optimizer call already there, a ``with`` already holding
-get_context) is what makes patching a patched script change nothing; the import is added, and
-found again, by LibCST's AddImportsVisitor.
+coder writes four things: ``from coder.backend import InferenceOptimizer``, one
+``model = InferenceOptimizer.<method>(model, ...)`` per model, ``get_context(model)`` around
+inference, and ``InferenceOptimizer.original(model)`` where the script writes (exports, saves)
+a model after coder's call, so that the file holds the model as built. Recognising them (an
+optimizer call already there, a ``with`` already holding get_context) is what makes patching a
+patched script change nothing; the import is added, and found again, by LibCST's AddImportsVisitor.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from dataclasses import dataclass
 import libcst as cst
 import libcst.matchers as m
 
-import transforms
+from coder import transforms
 
 OPTIMIZER = "InferenceOptimizer"
 IMPORT_FROM = "coder.backend"
 BASELINE = "original"
+# runtimes whose conversion reads a TorchScript module (torch.jit.load) as it reads an nn.Module
+SCRIPT_MODULE_RUNTIMES = ("onnxruntime", "openvino")
 
 CONTEXT_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.Name("get_context")))
-OPTIMIZER_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=~m.Name("get_context")))
+ORIGINAL = "original"  # InferenceOptimizer.original(model): the model as built, for what the script writes
+ORIGINAL_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.Name(ORIGINAL)))
+OPTIMIZER_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.DoesNotMatch(m.Name("get_context") | m.Name(ORIGINAL))))
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class OptimizerCall:
     build: Callable[[str, str | None], str]
     calibrates: bool = False  # INT8: pass a loader as calib_data when one is in reach
     traces_graph: bool = True  # captures a fixed graph: unsafe for a model used with .generate()
+    takes_script_module: bool = False  # converts a TorchScript module as it is (ONNX export, OpenVINO)
 
     def assignment(self, target: str, loader: str | None) -> str:
         return f"{target} = {self.build(target, loader)}"
@@ -47,8 +53,9 @@ def optimizer_call_for(transform: str | transforms.Transform | OptimizerCall) ->
         return OptimizerCall(BASELINE, lambda model, loader: f"{OPTIMIZER}.trace({model})", traces_graph=False)
     entry = transforms.get(transform) if isinstance(transform, str) else transform
     calibrates = entry.needs_calibration
+    converts = entry.method == "trace" and entry.kwargs.get("accelerator") in SCRIPT_MODULE_RUNTIMES
     return OptimizerCall(entry.name, lambda model, loader: _call_source(entry, model, loader), calibrates,
-                         calibrates or entry.kwargs.get("accelerator") is not None)
+                         calibrates or entry.kwargs.get("accelerator") is not None, converts)
 
 
 def _call_source(entry: transforms.Transform, model: str, loader: str | None) -> str:
@@ -63,6 +70,15 @@ def context_call(targets: list[str]) -> cst.Call:
 def context_call_in(node: cst.With) -> cst.Call | None:
     """The ``InferenceOptimizer.get_context(...)`` item of a ``with``, if it has one."""
     return next((item.item for item in node.items if m.matches(item.item, CONTEXT_CALL)), None)
+
+
+def original_call(model: cst.BaseExpression) -> cst.Call:
+    """``InferenceOptimizer.original(model)``."""
+    return cst.Call(func=cst.Attribute(cst.Name(OPTIMIZER), cst.Name(ORIGINAL)), args=[cst.Arg(model)])
+
+
+def is_original_call(node: cst.CSTNode) -> bool:
+    return m.matches(node, ORIGINAL_CALL)
 
 
 def is_optimizer_call(node: cst.CSTNode) -> bool:

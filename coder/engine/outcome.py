@@ -74,12 +74,15 @@ TRAINED_AND_EVALUATED = Kind("C103", "trained-and-evaluated", "'{var}' is traine
                              "in the same statement (line {line}): left as it is")
 NO_ROOM_AFTER = Kind("C104", "no-room-after", "'{var}' is built where coder cannot add a statement after it: "
                      "left as it is")
+HELD_MODULE_UNKNOWN = Kind("C106", "held-module-unknown", "'{var}' runs a torch module through .{method}(), "
+                           "but coder cannot tell which of its attributes is that module: left as it is")
 NEVER_CALLED = Kind("C105", "never-called", "'{var}' is built but coder sees no inference call on it")
 # C2xx: a model is optimized, but not everything is added
 GENERATES = Kind("C201", "generate-fixed-graph", "'{var}' generates text: {transform} captures a fixed graph, "
                  "which generate() cannot use; adding only InferenceOptimizer.get_context")
 NO_SAFE_CONTEXT = Kind("C202", "no-safe-context", "no safe place for InferenceOptimizer.get_context around this "
-                       "call (a lambda, or the statement that builds the model): it runs without it")
+                       "call (a lambda, an await in the statement, or the statement that builds the model): "
+                       "it runs without it")
 REPLACED_OPTIMIZATION = Kind("C203", "replaced-optimization", "'{var}' is already optimized with {label}: "
                              "{transform} replaces that optimization (--keep-existing keeps it)")
 OPTIMIZED_AT_EACH_EVALUATION = Kind("C204", "optimized-at-each-evaluation", "'{var}' is trained and evaluated "

@@ -47,7 +47,7 @@ def check_syntax(source: str) -> None:
     SyntaxWarnings are Python's to show when the script runs)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore")  # SyntaxWarning, and DeprecationWarning before 3.12
             ast.parse(source)
     except SyntaxError as error:
         raise ScriptError(error.msg, error.lineno or 1, error.offset or 1) from None

@@ -46,10 +46,7 @@ def methods(*names: str) -> m.OneOf:
 TORCHVISION_NON_MODELS = {"get_weight", "get_model_weights", "list_models", "get_model_builder"}
 PRETRAINED_MODEL_CLASS = re.compile(r"(Model|For[A-Z]\w*|LMHead\w*)$|^AutoModel")
 NOT_MODEL_CLASS = re.compile(r"Tokenizer|Processor|Config|FeatureExtractor|Pipeline|Scheduler")
-FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential",
-             "sentence_transformers.SentenceTransformer"}
-# inference methods of a known model besides calling it
-INFERENCE_METHODS_OF = {"sentence_transformers.SentenceTransformer": ("encode",)}
+FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential"}
 # a torch.nn layer with weights is a model when a script runs it on its own; activations, pooling, losses are not
 LAYER = re.compile(r"(Lazy)?(Linear|Bilinear|Conv(Transpose)?[123]d|Embedding(Bag)?|(RNN|LSTM|GRU)(Cell)?"
                    r"|Transformer(Encoder|Decoder)?(Layer)?|MultiheadAttention)")
@@ -63,6 +60,8 @@ def is_model_factory(name: str) -> bool:
         last = parts[-1]
         return last[:1].islower() and last not in TORCHVISION_NON_MODELS and not last.startswith("_")
     if name in FACTORIES or (parts[:2] == ["torch", "nn"] and LAYER.fullmatch(parts[-1])):
+        return True
+    if len(parts) >= 2 and parts[-1] == "load_from_checkpoint":  # a LightningModule's classmethod
         return True
     if len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config"):
         return _is_model_class(parts[-2])
@@ -86,7 +85,7 @@ MODEL_FACTORY = Pattern(
         "import transformers\ntransformers.BertModel(config)",
         "import torch\ntorch.nn.Linear(2, 2)",
         "from torch import nn\nnn.LSTM(8, 16)",
-        "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
+        "from lit import LitClassifier\nLitClassifier.load_from_checkpoint('last.ckpt')",
     ),
     counterexamples=(
         "import torchvision.models as m\nm.get_weight('x')",
@@ -168,6 +167,74 @@ GENERATIVE_PIPELINE = Pattern(
     counterexamples=("from transformers import pipeline\npipeline('sentiment-analysis')",),
 )
 
+# library objects that hold a torch module and run it from their own methods: the module (its path
+# on the object) is optimized in place, and the object's call and these methods are inference
+ULTRALYTICS_MODELS = {"YOLO", "RTDETR", "SAM", "FastSAM", "NAS", "YOLOWorld", "YOLOE"}
+HELD_MODULES = (  # (the builder's qualified name, the path of the module it holds, its inference methods)
+    (re.compile(r"^ultralytics\.(models\.(\w+\.)*)?(" + "|".join(sorted(ULTRALYTICS_MODELS)) + r")$"),
+     "model", ("predict", "track")),
+    (re.compile(r"^whisper\.load_model$"), "encoder", ("transcribe", "decode", "detect_language", "embed_audio")),
+    (re.compile(r"^sentence_transformers\.SentenceTransformer$"), "[0].auto_model", ("encode",)),
+    (re.compile(r"^segment_anything\.(predictor\.)?SamPredictor$"), "model.image_encoder", ("set_image", "predict")),
+    (re.compile(r"^mmdet\.apis\.init_detector$|^mmseg\.apis\.init_(model|segmentor)$"), "backbone", ()),
+    (re.compile(r"^mmdet\.apis\.DetInferencer$"), "model.backbone", ()),
+    (re.compile(r"^detectron2\.engine\.(defaults\.)?DefaultPredictor$"), "model.backbone", ()),
+    # detectors take lists of images and give lists of dicts; their backbone takes and gives tensors
+    (re.compile(r"^torchvision\.models\.detection\.([a-z_0-9]+\.)?[a-z]\w*$"), "backbone", ()),
+)
+# builders that return a tuple holding such an object: (its position, the module's path, its inference methods)
+HELD_IN_TUPLE = {"clip.load": (0, "visual", ("encode_image",)),
+                 "open_clip.create_model_and_transforms": (0, "visual", ("encode_image",))}
+# methods of a model that run one of its modules: that module is optimized (HF CLIP, SigLIP)
+MODULE_OF_METHOD = {"get_image_features": "vision_model", "get_text_features": "text_model"}
+# library functions that run the model given as their first argument
+LIBRARY_RUNNERS = {"mmdet.apis.inference_detector", "mmseg.apis.inference_model", "mmseg.apis.inference_segmentor"}
+
+
+# what a library object that holds a torch module is run with, besides its call
+LIBRARY_METHODS = ("predict", "encode", "transcribe", "track", "infer", "inference", "detect", "segment", "embed",
+                   "classify", "run_on_image")
+
+
+def held_module(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """(the path of the torch module, the inference methods) of a library object ``name`` builds."""
+    return next(((path, runs) for pattern, path, runs in HELD_MODULES if pattern.search(name)), None)
+
+
+def held_target(var: str, path: str) -> str:
+    """``model.model``, ``model[0].auto_model``: how the script names the module ``var`` holds."""
+    return f"{var}{path}" if path.startswith("[") else f"{var}.{path}"
+
+
+LIBRARY_RUNNER = Pattern(
+    "library-runner",  # ``inference_detector(model, image)``: the library runs the model
+    m.Call(func=qualified_in(LIBRARY_RUNNERS), args=[m.Arg(keyword=None), m.ZeroOrMore()]),
+    examples=("from mmdet.apis import inference_detector\ninference_detector(model, 'demo.jpg')",),
+    counterexamples=("inference_detector(model, 'demo.jpg')",),
+)
+
+LIBRARY_OBJECT = Pattern(
+    "library-object",  # the torch module it holds is optimized, not the object
+    m.Call(func=qualified(lambda name: held_module(name) is not None)),
+    examples=("from ultralytics import YOLO\nYOLO('yolov8n.pt')", "import whisper\nwhisper.load_model('base')",
+              "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
+              "from ultralytics import RTDETR\nRTDETR('rtdetr-l.pt')",
+              "import torchvision\ntorchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None)",
+              "from detectron2.engine import DefaultPredictor\nDefaultPredictor(cfg)"),
+    counterexamples=("from ultralytics.utils import LOGGER\nLOGGER('x')", "YOLO('yolov8n.pt')",
+                     "from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights as W\nW.verify(w)",
+                     "import whisper\nwhisper.load_audio('a.mp3')"),
+)
+
+HUB_AUTOSHAPE = Pattern(
+    "hub-autoshape",  # YOLOv5 from torch.hub: an AutoShape wrapper (file names, PIL images in) around .model
+    m.Call(func=qualified_in({"torch.hub.load"}), args=[m.ZeroOrMore(), m.Arg(
+        value=m.SimpleString(m.MatchIfTrue(lambda text: "yolov5" in text.lower()))), m.ZeroOrMore()]),
+    examples=("import torch\ntorch.hub.load('ultralytics/yolov5', 'yolov5s')",
+              "import torch\ntorch.hub.load('.', 'custom', path='weights/yolov5s.pt', source='local')"),
+    counterexamples=("import torch\ntorch.hub.load('pytorch/vision', 'resnet18')",),
+)
+
 MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
                "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
                "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
@@ -179,17 +246,54 @@ def is_model_base(name: str) -> bool:
     return name in MODEL_BASES or (parts[:2] == ["torch", "nn"] and bool(LAYER.fullmatch(parts[-1])))
 
 
+PLAIN_MODULE_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module"}
+PLAIN_VALUES = {"list", "tuple", "dict", "set", "str", "int", "float", "bool", "len", "sorted", "frozenset"}
+HOLDS_WEIGHTS = m.Call(func=m.Attribute(attr=methods("register_buffer", "register_parameter", "add_module",
+                                                     "register_module"))
+                       | m.Attribute(attr=m.Name("Parameter")) | m.Name("Parameter"))
+SELF_ATTRIBUTE = m.Attribute(value=m.Name("self"))
+# ``self.x = <a call>``: a layer, a buffer, anything coder cannot tell from weights
+BUILT_ON_SELF = m.Assign(targets=[m.ZeroOrMore(), m.AssignTarget(target=SELF_ATTRIBUTE), m.ZeroOrMore()],
+                         value=m.MatchIfTrue(lambda value: any(
+                             not m.matches(call.func, m.Name(m.MatchIfTrue(PLAIN_VALUES.__contains__)))
+                             for call in m.findall(value, m.Call()))))
+
+
+def _weightless(node: cst.ClassDef) -> bool:
+    """No layer, parameter or buffer is ever set on ``self``: a decoder of strings, a post-processing step."""
+    return not m.findall(node, HOLDS_WEIGHTS | BUILT_ON_SELF | m.AugAssign(target=SELF_ATTRIBUTE))
+
+
+WEIGHTLESS_MODULE = Pattern(
+    "weightless-module",  # a plain nn.Module with no parameters and no buffers: not worth optimizing
+    m.ClassDef(bases=[m.AtLeastN(m.Arg(value=qualified_in(PLAIN_MODULE_BASES)), n=1)]) & m.MatchIfTrue(_weightless),
+    examples=("import torch.nn as nn\nclass Decoder(nn.Module):\n    def __init__(self, labels):\n"
+              "        super().__init__()\n        self.labels = list(labels)\n"
+              "    def forward(self, x):\n        return ''.join(self.labels[i] for i in x)",
+              "from torch import nn\nclass Identity(nn.Module):\n    def forward(self, x):\n        return x"),
+    counterexamples=("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                     "        super().__init__()\n        self.fc = nn.Linear(2, 2)",
+                     "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                     "        super().__init__()\n        self.register_buffer('mean', mean)",
+                     "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, cfg):\n"
+                     "        super().__init__()\n        self.body = build_body(cfg)",
+                     "import torch.nn as nn\nclass Head(Base, nn.Module):\n    pass"),
+)
+
+
 MODEL_CLASS = Pattern(
     "model-class",  # also when it derives from another model class of the file (detect follows those)
     m.ClassDef(bases=[m.ZeroOrMore(), m.Arg(value=qualified(is_model_base)), m.ZeroOrMore()])
-    | m.ClassDef(body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
+    | m.ClassDef(bases=[m.AtLeastN(n=1)],  # a plain class with a forward() method is no module
+                 body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
     examples=("import torch.nn as nn\nclass Net(nn.Module):\n    pass",
               "import torch.nn as nn\nclass Ensemble(nn.ModuleList):\n    pass",
               "import lightning as L\nclass Classifier(L.LightningModule):\n    pass",
               "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
               "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x"),
     counterexamples=(
-        "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",),
+        "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",
+        "class Runner:\n    def forward(self, x):\n        return self.model(x)"),
 )
 
 # --- what is not a model however it is used: a candidate built by one of these is never taken
@@ -304,7 +408,6 @@ OPTIMIZERS = {
     "torch.quantization.quantize_dynamic": "quantize_dynamic",
     "torch.ao.quantization.quantize_dynamic": "quantize_dynamic",
     "torch.export.export": "torch.export",
-    "torch.onnx.export": "torch.onnx.export",
     "intel_extension_for_pytorch.quantization.prepare": "ipex quantization",
     "torch.ao.quantization.prepare": "torch.ao.quantization.prepare",
     "torch.quantization.prepare": "torch.quantization.prepare",
@@ -322,6 +425,21 @@ OPTIMIZING_CALL = Pattern(
               "import torch\ntorch.jit.trace(model, x)", "from torch import compile\ncompile(model)",
               "import torch.ao.quantization as q\nq.quantize_dynamic(model)"),
     counterexamples=("import torch\ntorch.jit.load('m.pt')", "optimize(model)"),
+)
+
+
+# --- what writes a model somewhere: the script's product, never removed (existing.py)
+
+WRITERS = {"torch.onnx.export", "torch.onnx.dynamo_export", "torch.save", "torch.jit.save", "torch.export.save",
+           "openvino.save_model", "openvino.runtime.serialize", "intel_extension_for_pytorch.save"}
+WRITING_METHODS = ("save", "save_pretrained")
+MODEL_WRITER = Pattern(
+    "model-writer",  # its first argument (or the object whose method it is) is written to a file
+    m.Call(func=qualified_in(WRITERS)) | m.Call(func=m.Attribute(attr=methods(*WRITING_METHODS))),
+    examples=("import torch\ntorch.onnx.export(model, x, 'm.onnx')", "import torch\ntorch.save(model, 'm.pt')",
+              "from torch import jit\njit.save(traced, 'm.pt')", "model.save_pretrained('out')", "traced.save('m.pt')",
+              "import openvino as ov\nov.save_model(ov_model, 'm.xml')"),
+    counterexamples=("import torch\ntorch.load('m.pt')", "save(model)", "import torch\ntorch.jit.trace(model, x)"),
 )
 
 
@@ -374,8 +492,16 @@ TRAIN_MODE = Pattern(
     counterexamples=("model.train(False)", "train(model)"),
 )
 
-TRAINING_CALL = Pattern("training-call", TRAINING_STEP.matcher | TRAIN_MODE.matcher,
-                        TRAINING_STEP.examples + TRAIN_MODE.examples, ("model.eval()", "env.step(action)"))
+FIT = Pattern(
+    "fit",  # a trainer's fit(model, ...): the model is trained by the call
+    m.Call(func=m.Attribute(attr=m.Name("fit")), args=[m.AtLeastN(n=1)]),
+    examples=("trainer.fit(model, datamodule=dm)",),
+    counterexamples=("trainer.fit()", "model.eval()"),
+)
+
+TRAINING_CALL = Pattern("training-call", TRAINING_STEP.matcher | TRAIN_MODE.matcher | FIT.matcher,
+                        TRAINING_STEP.examples + TRAIN_MODE.examples + FIT.examples,
+                        ("model.eval()", "env.step(action)"))
 
 INFERENCE_METHOD = Pattern(
     "inference-method",  # besides calling the model itself
@@ -393,17 +519,18 @@ THREAD = Pattern(
     counterexamples=("from threading import Thread\nThread()", "Thread(target=model.generate)"),
 )
 
-PREPARING_METHODS = ("eval", "to", "cpu", "float", "double", "half", "bfloat16", "requires_grad_",
-                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "tie_weights",
-                     "resize_token_embeddings", "to_empty", "train")
+PREPARING_METHODS = ("eval", "to", "cpu", "cuda", "float", "double", "half", "bfloat16", "requires_grad_",
+                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "fuse", "freeze",
+                     "tie_weights", "resize_token_embeddings", "to_empty", "train")
 PREPARING_CALL = Pattern(
     "preparing-call",  # the model is ready after it (detect checks that it is called on the model)
     m.Call(func=m.Attribute(attr=methods(*PREPARING_METHODS))),
-    examples=("model.eval()", "model.to(device).eval()", "model.load_state_dict(torch.load(path))"),
+    examples=("model.eval()", "model.to(device).eval()", "model.load_state_dict(torch.load(path))",
+              "model.freeze()", "model.requires_grad_(False)", "model.share_memory()", "model.fuse()"),
     counterexamples=("model(x)", "model.generate(ids)"),
 )
 
-CHAINABLE_METHODS = ("eval", "to", "cpu", "float", "half", "bfloat16", "requires_grad_")
+CHAINABLE_METHODS = ("eval", "to", "cpu", "cuda", "float", "half", "bfloat16", "requires_grad_", "fuse", "share_memory")
 CHAINED_PREPARATION = Pattern(
     "chained-preparation",  # factory(...).eval().to(device) builds what factory(...) builds
     m.Call(func=m.Attribute(attr=methods(*CHAINABLE_METHODS))),
@@ -412,6 +539,7 @@ CHAINED_PREPARATION = Pattern(
 )
 
 PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE,
-            MODEL_CLASS, NOT_A_MODEL, MODULE_METHOD, DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR,
-            COMPILED_MODEL_LOAD, OPTIMIZING_CALL, INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE,
-            TRAINING_CALL, INFERENCE_METHOD, THREAD, PREPARING_CALL, CHAINED_PREPARATION)
+            LIBRARY_OBJECT, LIBRARY_RUNNER, HUB_AUTOSHAPE, MODEL_CLASS, WEIGHTLESS_MODULE, NOT_A_MODEL, MODULE_METHOD,
+            DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR, COMPILED_MODEL_LOAD, OPTIMIZING_CALL, MODEL_WRITER,
+            INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE, FIT, TRAINING_CALL, INFERENCE_METHOD, THREAD,
+            PREPARING_CALL, CHAINED_PREPARATION)

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
-from coder.engine import outcome
+from coder.engine import injected, outcome
 from coder.engine.detect import Analysis, Loader, Model
 from coder.engine.existing import Existing
 from coder.engine.injected import BASELINE, OptimizerCall
-from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement, inference_with,
-                                    place)
+from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement,
+                                    generator_loop, inference_with, place)
 
 CALIBRATION_NAMES = re.compile(r"val|test|calib|eval", re.IGNORECASE)
 # ``if args.jit:`` (no else): it does nothing once its block is taken out (as a with of no_grad does)
@@ -48,6 +48,7 @@ class Plan:
     context_args: dict[cst.Call, list[str]] = field(default_factory=_targets)  # a get_context(...) gains models
     bodies: dict[cst.FunctionDef, list[str]] = field(default_factory=_targets)  # a function's body is wrapped
     wrapped: dict[cst.BaseStatement, list[str]] = field(default_factory=_targets)  # a statement is wrapped
+    originals: set[cst.BaseExpression] = field(default_factory=set)  # a model written after coder's call
     warnings: list[outcome.Finding] = field(default_factory=list)
 
     @property
@@ -56,7 +57,7 @@ class Plan:
 
     def edited_nodes(self) -> list[cst.CSTNode]:
         return [*self.calls_after, *self.calls_before, *self.replaced, *self.replaced_calls, *self.with_items,
-                *self.context_args, *self.bodies, *self.wrapped]
+                *self.context_args, *self.bodies, *self.wrapped, *self.originals]
 
     def add_context(self, placement, target: str) -> None:
         match placement:
@@ -86,6 +87,9 @@ def make_plan(analysis: Analysis, call: OptimizerCall, keep_existing: bool = Fal
 def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan, keep_existing: bool) -> bool:
     """Plan the model's optimizer call; False when the model is left as it is (no get_context either)."""
     plan.warnings += [model.note] if model.note else []
+    if model.built.compiled and (keep_existing or not call.takes_script_module):  # torch.jit.load
+        plan.warnings.append(outcome.ALREADY_OPTIMIZED.at(model.position, var=model.var, label=model.built.compiled))
+        return False
     if (kept := _kept_as_the_script_optimizes(call, model, keep_existing)) is not None:
         plan.warnings += kept
         return False
@@ -94,7 +98,8 @@ def _optimized(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan
         return True
     if call.name != BASELINE:
         _replace_existing(analysis, call, model, plan)
-    _plan_optimizer_call(analysis, call, model, plan)
+    if _plan_optimizer_call(analysis, call, model, plan):
+        _hand_over_originals(analysis, model, plan)
     return True
 
 
@@ -102,6 +107,8 @@ def _kept_as_the_script_optimizes(call: OptimizerCall, model: Model, keep_existi
     """The warnings for a model left as the script optimizes it (None: coder optimizes it)."""
     if (made := model.handed_over) is not None:  # the optimized copy is the model that runs
         return [_already(model, made)] if keep_existing and not made.by_coder else []
+    if written := [e for e in model.existing if e.written and e.by_default]:  # the script writes what it makes
+        return [_already(model, written[0])]
     late = any(e.line > model.ready.line for e in model.existing)  # the baseline's call could not follow them
     if model.existing and (keep_existing or (call.name == BASELINE and late)):
         return [_already(model, model.existing[0])] if model.source is None else []
@@ -168,12 +175,13 @@ def _plan_copy(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan
                                                           transform=call.name))
 
 
-def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> None:
+def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> bool:
+    """Plan the model's optimizer call; False when none is added."""
     if model.ready.patched:
-        return
+        return False
     if call.traces_graph and model.generates:
         plan.warnings.append(outcome.GENERATES.at(model.position, var=model.var, transform=call.name))
-        return
+        return False
     loader, after = _calibration_loader(analysis, model) if call.calibrates else (None, model.ready.after)
     assignment = call.assignment(model.target, loader)
     if after is None:
@@ -182,6 +190,17 @@ def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, 
         _add_once(plan.replaced[after], assignment)
     else:  # alternatives (try/except) that become ready at one place get one call
         _add_once(plan.calls_after[after], assignment)
+    return True
+
+
+def _hand_over_originals(analysis: Analysis, model: Model, plan: Plan) -> None:
+    """What the script writes after coder's call is written from the model as built."""
+    script = analysis.script
+    home = script.enclosing(model.statement, (cst.FunctionDef, cst.Lambda))
+    for product in model.products:
+        before = product.line <= model.ready.line and script.enclosing(product.call, (cst.FunctionDef, cst.Lambda)) is home
+        if not before and not injected.is_original_call(product.model):
+            plan.originals.add(product.model)
 
 
 def _plan_contexts(analysis: Analysis, model: Model, plan: Plan) -> None:
@@ -191,6 +210,10 @@ def _plan_contexts(analysis: Analysis, model: Model, plan: Plan) -> None:
             plan.warnings.append(outcome.NO_SAFE_CONTEXT.at(analysis.script.position(site.call)))
         elif not isinstance(placement, InContext):
             plan.add_context(placement, site.target)
+        if (loop := generator_loop(analysis.script, site.call)) is not None:  # the frames of a stream
+            pulled = place(analysis.script, site, model.statement, analysis.training, at=loop.body)
+            if pulled is not None and not isinstance(pulled, InContext):
+                plan.add_context(pulled, site.target)
 
 
 def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, cst.CSTNode]:
@@ -200,6 +223,8 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
     the ready point and the first use, the call then moving down to just after that loader.
     """
     script, ready = analysis.script, model.ready
+    if (iterated := _iterated_parameter(script, model)) is not None:
+        return iterated, ready.after
     here = ready.after or ready.before
     before = [loader for loader in analysis.loaders if loader.line <= ready.line
               and script.within(here, script.parent(loader.statement))]
@@ -220,6 +245,20 @@ def _preferred(script, loaders: list[Loader], model: Model) -> Loader | None:
     return None
 
 
+def _iterated_parameter(script, model: Model) -> str | None:
+    """A model bound at a parameter, run in a loop over another parameter (``for x, y in val_loader``):
+    the batches the function is given."""
+    if not isinstance(model.statement, cst.Param):
+        return None
+    function = script.enclosing(model.statement, (cst.FunctionDef,))
+    params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
+    return next((name for site in model.sites if (name := _iterated_name(script, site.call)) in params), None)
+
+
 def _iterated_name(script, node: cst.CSTNode) -> str | None:
+    """``loader`` in ``for x in loader``, ``enumerate(loader)``, ``tqdm(loader)``."""
     loop = next((a for a in script.ancestors(node) if isinstance(a, cst.For)), None)
-    return loop.iter.value if loop is not None and isinstance(loop.iter, cst.Name) else None
+    iterable = loop.iter if loop is not None else None
+    if isinstance(iterable, cst.Call) and iterable.args and not m.matches(iterable.func, m.Name("range")):
+        iterable = iterable.args[0].value
+    return iterable.value if isinstance(iterable, cst.Name) else None

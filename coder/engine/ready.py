@@ -55,14 +55,21 @@ def _scan_block(script: Script, uses: Uses, model, body: list, start: int) -> tu
     home = script.enclosing(body[0], (cst.FunctionDef,))
     inference = _positions(script, body, uses.reaching_calls(model.entries, home), start)
     trained = _positions(script, body, uses.reaching_calls(uses.training, home), start)
-    optimized = _positions(script, body, [e.call for e in model.existing], start)
+    # what the script writes before the first use is written before coder's call: it gets the model as built
+    optimized = _positions(script, body, [e.call for e in model.existing] + [p.call for p in model.products], start)
     first_use = min(inference, default=_rebinding_index(body, start, model.var))
     if first_use in trained:
         line = script.line(body[first_use])
         return outcome.TRAINED_AND_EVALUATED.at(model.position, var=model.var, line=line), True
-    preparing = [i for i in range(start + 1, first_use)
-                 if i in trained or i in optimized or _prepares(body[i], model.var)]
+    preparing = [i for i in range(start + 1, first_use) if i in trained or i in optimized
+                 or any(_prepares(body[i], spelling) for spelling in _spellings(model))]
     return _ready_at(script, model, body, max([start] + preparing), first_use), bool(inference)
+
+
+def _spellings(model) -> list[str]:
+    """``predictor``, ``predictor.model``, ``predictor.model.backbone``: the model, and what holds it."""
+    parts = model.target[len(model.var):].split(".")
+    return [model.var + ".".join(parts[:n]) for n in range(1, len(parts) + 1)]
 
 
 def _ready_at(script: Script, model, body: list, ready: int, first_use: int) -> ReadyPoint:
@@ -121,6 +128,8 @@ def _prepares(statement: cst.BaseStatement, var: str) -> bool:
     if not m.matches(statement, m.SimpleStatementLine(body=[m.DoNotCare()])):
         return False
     small = statement.body[0]
+    if _reads(small, var):
+        return True
     if m.matches(small, m.Expr()):
         return _prepares_call(small.value, var)
     if m.matches(small, m.Assign() | m.AugAssign() | m.AnnAssign()) and _sets_attribute_of(small, var):
@@ -129,6 +138,12 @@ def _prepares(statement: cst.BaseStatement, var: str) -> bool:
     if m.matches(small, m.Assign(targets=[m.AssignTarget(target=spelled_as(var))])):
         return _prepares_call(small.value, var) or m.matches(small.value, wrapped)
     return False
+
+
+def _reads(small: cst.BaseSmallStatement, var: str) -> bool:
+    """``config = resolve_model_data_config(model)``: a library reads the model's attributes as it is
+    set up (the model it reads is the original, before the optimizer call)."""
+    return bool(m.findall(small, m.Call(args=[m.ZeroOrMore(), m.Arg(value=spelled_as(var)), m.ZeroOrMore()])))
 
 
 def _nested_statements(statement: cst.BaseStatement) -> list[cst.BaseStatement]:

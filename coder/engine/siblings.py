@@ -34,6 +34,21 @@ class Siblings:
         path = self._file_of(module, base)
         return self._describe_in(path, name) if path is not None else None
 
+    def describe_instance(self, qualified: str) -> str | None:
+        """``"model (model.py)"`` when ``qualified`` ("model.model") names a model that a module of the
+        folder builds at its top level (``model = Net()``)."""
+        module, _, name = qualified.rpartition(".")
+        path = self._file_of(module, None) if self.folder is not None and module.strip(".") else None
+        found = self._analysed(path) if path is not None else None
+        if found is None:
+            return None
+        script, builders = found
+        for node in script.view.body:
+            for small in node.body if isinstance(node, cst.SimpleStatementLine) else ():
+                if _assigns(small, name) and (built := builders.built_by(small.value)) and built.certain:
+                    return f"{name} ({path.relative_to(self.folder).as_posix()})"
+        return None
+
     def _file_of(self, module: str, base: Path | None) -> Path | None:
         relative = module.startswith(".")
         folder = (base or self.folder) if relative else self.folder
@@ -75,6 +90,12 @@ def _analyse(path: Path, siblings: Siblings):
     except (OSError, UnicodeDecodeError, ScriptError):
         return None
     return script, Builders(script, Collected(script.view), siblings)
+
+
+def _assigns(small: cst.BaseSmallStatement, name: str) -> bool:
+    """``name = ...`` (one target)."""
+    return (isinstance(small, cst.Assign) and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name)
 
 
 def _defines(node: cst.CSTNode, name: str) -> bool:

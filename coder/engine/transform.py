@@ -4,7 +4,8 @@ One ``leave_*`` per kind of edit: an existing get_context call gains models, or 
 script's optimizing calls is replaced (``leave_Call``), a ``with`` gains an item
 (``leave_With``), a decorated function's body is wrapped (``leave_FunctionDef``); a statement of
 any kind is wrapped in a new ``with``, preceded or followed by an optimizer call, or replaced
-(``on_leave``, as statements come in many node types). Whatever writes ``InferenceOptimizer``
+(``on_leave``, as statements come in many node types); a model the script writes after
+coder's call is handed over as ``InferenceOptimizer.original(model)`` (``on_leave``). Whatever writes ``InferenceOptimizer``
 asks AddImportsVisitor for its import.
 
 The transformer is handed the plan's nodes, so it walks the tree it was given instead of the
@@ -61,6 +62,9 @@ class ApplyPlan(ContextAwareTransformer):
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         updated_node = super().on_leave(original_node, updated_node)
+        if original_node in self.plan.originals:  # the script writes the model after coder's call
+            self._import_optimizer()
+            return injected.original_call(updated_node)
         if (statements := self.plan.replaced.get(original_node)) is not None:
             return self._replaced_statement(updated_node, statements)
         if (targets := self.plan.wrapped.get(original_node)) is not None:

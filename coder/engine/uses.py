@@ -48,6 +48,14 @@ class Uses:
                 return sorted((access.node for access in assignment.references), key=self.script.position)
         return []
 
+    def import_references(self, node: cst.Import | cst.ImportFrom, name: str) -> list[cst.CSTNode]:
+        """Every read of ``name`` as ``node`` imports it, in script order."""
+        scope = self.script.scope(node)
+        for assignment in scope.assignments[name] if scope is not None else ():
+            if getattr(assignment, "node", None) is node:
+                return sorted((access.node for access in assignment.references), key=self.script.position)
+        return []
+
     def attribute_references(self, owner: cst.ClassDef, attribute: str) -> list[cst.CSTNode]:
         """Every ``self.<attribute>`` inside a class."""
         return m.findall(owner, self_attribute(attribute))
@@ -62,7 +70,7 @@ class Uses:
         for node in references:
             parent = self.script.parent(node)
             site = (self._called(node, parent, target) or self._method_site(node, parent, target, methods)
-                    or self._thread_site(node, parent, target))
+                    or self._thread_site(node, parent, target) or self._runner_site(node, parent, target))
             if site:
                 sites.append(site)
                 entries.append(site.call)
@@ -99,6 +107,13 @@ class Uses:
         if not (patterns.INFERENCE_METHOD.found(self.script, call) or parent.attr.value in methods):
             return None
         return Site(call, target, self.script.line(call), parent.attr.value == "generate")
+
+    def _runner_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
+        """``inference_detector(model, image)``: a library function that runs the model it is given."""
+        call = self.script.parent(parent) if isinstance(parent, cst.Arg) and parent.value is node else None
+        if isinstance(call, cst.Call) and call.args[0] is parent and patterns.LIBRARY_RUNNER.found(self.script, call):
+            return Site(call, target, self.script.line(call), False)
+        return None
 
     def _thread_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str) -> Site | None:
         """``Thread(target=model.generate, ...)``: the model runs where the thread is started."""

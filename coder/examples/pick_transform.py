@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-import transforms
+from coder import transforms
 from coder.backend.cpu import this_cpu
 
 CANDIDATES = ("nano_openvino_int8", "nano_jit_bf16_ipex", "nano_openvino_fp32", "nano_jit_bf16", "nano_jit_fp32")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coder import auto
-from transforms import CATALOG
+from coder.transforms import CATALOG
 
 SCRIPTS = Path(__file__).parent / "scripts"
 

@@ -36,3 +36,18 @@ def settle_batchnorm(model: torch.nn.Module, inputs=lambda seed: images(8, seed)
 
 def coder_warnings(caught) -> list[str]:
     return [str(w.message) for w in caught if str(w.message).startswith("coder:")]
+
+
+def load_script(folder, source: str, name: str):
+    """``source`` as a module of its own file, a fresh one each call (like a script's next run);
+    it stays in sys.modules as ``name`` until the caller removes it."""
+    import importlib.util
+    import sys
+
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -17,7 +17,7 @@ from coder.backend.recipe import Recipe
 from coder.backend.runtimes import Options, Runtime, torch_needs
 from coder.backend.wrapper import VERIFY_CALLS, AcceleratedModel
 from tests.backend.inputs import coder_warnings, images, tokens
-from transforms import IPEX_STACK_HINT
+from coder.transforms import IPEX_STACK_HINT
 
 
 class DataDependentBranch(torch.nn.Module):

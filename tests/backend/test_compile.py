@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.utils._pytree as pytree
 
-import transforms
+from coder import transforms
 from coder.backend import InferenceOptimizer
 from coder.backend.calibration import too_few_note
 from coder.backend.messages import not_used

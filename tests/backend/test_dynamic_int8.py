@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.utils._pytree as pytree
 
-import transforms
+from coder import transforms
 from coder import engine
 from coder.backend import InferenceOptimizer
 from coder.backend.cpu import read_cpu

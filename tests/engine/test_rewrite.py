@@ -94,7 +94,8 @@ def test_decorated_one_line_function_is_left_with_a_warning():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         run(m, 1)
         """, expected_warnings=("5:25: C202 no safe place for InferenceOptimizer.get_context around this call "
-                                "(a lambda, or the statement that builds the model): it runs without it",))
+                                "(a lambda, an await in the statement, or the statement that builds the model): "
+                                "it runs without it",))
 
 
 def test_with_that_builds_the_model_is_not_given_the_item():
@@ -351,7 +352,7 @@ def test_a_patched_script_is_skipped_as_nothing_to_change():
 
 
 def test_unknown_transform_names_close_matches():
-    import transforms
+    from coder import transforms
 
     with pytest.raises(transforms.UnknownTransform, match="nano_jit_bf16"):
         engine.patch("x = 1\n", "nano_jit_bf61")
@@ -392,7 +393,8 @@ def test_lambda_site_is_left_with_a_warning():
         with InferenceOptimizer.get_context(m):
             m(1)
         """, expected_warnings=("4:21: C202 no safe place for InferenceOptimizer.get_context around this call "
-                                "(a lambda, or the statement that builds the model): it runs without it",))
+                                "(a lambda, an await in the statement, or the statement that builds the model): "
+                                "it runs without it",))
 
 
 def test_alternatives_in_try_except_get_one_call_after_the_weights_load():
