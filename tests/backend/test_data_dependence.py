@@ -64,7 +64,7 @@ def test_a_model_branching_on_input_values_gets_no_traced_graph(tmp_path, transf
     assert patched.stdout == eager.stdout  # every call's output is the original's
     lines = patched.stderr.splitlines()
     assert len(lines) == 2, lines  # the warning once, and the closing line
-    assert lines[0].startswith(f"coder: {transform} not used (forward branches on input values (script.py:")
+    assert lines[0].startswith(f"coder: {transform} not used (forward branches on input values (script.py:10): ")
     assert lines[0].endswith("nano_compile_fp32 follows control flow): running the original model"), lines[0]
     assert lines[1] == lines[0].removesuffix("running the original model") + "9 calls ran the original model"
 
