@@ -1,3 +1,4 @@
+import atexit
 import os
 import sys
 
@@ -5,6 +6,10 @@ import sys
 # utils.py there must never be what an import of coder (or of a library it uses) finds
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
+
+from coder.backend.interruption import exit_like_python  # noqa: E402
+
+atexit.register(exit_like_python)  # before any library registers its own: it runs last
 
 from coder.cli import main  # noqa: E402
 

@@ -9,6 +9,7 @@ import sys
 import traceback
 import types
 
+from coder.backend import interruption
 from coder.own_lines import compile_as_original
 
 
@@ -39,8 +40,9 @@ def _execute(source: str, path: str, args: list[str], original: str) -> int:
         exec(code, module.__dict__)
     except SystemExit as stop:
         return _exit_code(stop.code)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as error:  # Ctrl-C: the traceback Python prints, without coder's frames
+        _print_script_traceback(error.with_traceback(interruption.script_frames(error.__traceback__)))
+        return interruption.script_interrupted()
     except BaseException as error:  # the script's own failure: print it as Python would
         _print_script_traceback(error)
         return 1

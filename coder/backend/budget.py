@@ -10,7 +10,8 @@ model says so in one line, and the cache remembers it so the next run does not t
 follows ``never_slower`` (both are timing decisions, and the test suite turns them off).
 
 The interruption is an exception raised in the converting thread at its next Python
-instruction; a library busy in one long C++ call is stopped when that call returns.
+instruction; a library busy in one long C++ call is stopped when that call returns, and one whose
+C++ code is calling back into Python when that call-back has returned (``interruption``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from coder import settings
+from coder.backend.interruption import RETRY_SECONDS, thread_in_native_call
 
 BUDGET_CALLS = 20  # a conversion may cost as much as this many calls of the original model...
 BUDGET_FLOOR_SECONDS = 60.0  # ...and at least this: converted once, it is loaded from the cache after
@@ -57,23 +59,39 @@ def budget_for(original_seconds: float, timing_on: bool) -> Budget:
 
 
 class _Watchdog:
-    """Raises ConversionStopped in ``thread_id`` once, unless disarmed first."""
+    """Raises ConversionStopped in ``thread_id`` once, unless disarmed first; never while native
+    code is calling back into Python there (``interruption``: the exception would be lost in
+    the library, or end the process), but as soon as control is back in Python."""
 
     def __init__(self, thread_id: int) -> None:
         self.thread_id = thread_id
         self.lock = threading.Lock()
         self.armed = True
         self.fired = False
+        self.disarmed = threading.Event()
 
-    def fire(self) -> None:
+    def watch(self, seconds: float) -> None:
+        if self.disarmed.wait(max(seconds, 0.0)):
+            return
+        while not self.fire():
+            if self.disarmed.wait(RETRY_SECONDS):
+                return
+
+    def fire(self) -> bool:
+        """Raise it now if the thread is at a safe point; True once done (or disarmed)."""
         with self.lock:
-            if self.armed:
-                self.fired = True
-                _set_async_exception(self.thread_id, ConversionStopped)
+            if not self.armed:
+                return True
+            if thread_in_native_call(self.thread_id):
+                return False
+            self.fired = True
+            _set_async_exception(self.thread_id, ConversionStopped)
+            return True
 
     def disarm(self) -> None:
         with self.lock:
             self.armed = False
+            self.disarmed.set()
             if self.fired:  # set but perhaps not raised yet: it must not escape the block
                 _set_async_exception(self.thread_id, None)
 
@@ -90,9 +108,7 @@ def deadline(seconds: float | None) -> Iterator[None]:
         yield
         return
     watchdog = _Watchdog(threading.get_ident())
-    timer = threading.Timer(max(seconds, 0.0), watchdog.fire)
-    timer.daemon = True
-    timer.start()
+    threading.Thread(target=watchdog.watch, args=(seconds,), name="coder-budget", daemon=True).start()
     try:
         yield
         watchdog.disarm()
@@ -106,4 +122,3 @@ def deadline(seconds: float | None) -> Iterator[None]:
         raise
     finally:
         watchdog.disarm()
-        timer.cancel()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import uuid
 import time
 import warnings
@@ -24,10 +25,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from coder.backend import budget, cache, private
+from coder.backend import budget, cache, dependence, private
 from coder.backend.calibration import sample_count
 from coder.backend.context import runtime_threads, torch_threads
-from coder.backend.isolation import isolated
+from coder.backend.isolation import debugging, isolated
 from coder.backend.libraries import MissingLibrary, require
 from coder.backend.messages import debug, error_text, warn
 from coder.backend.recipe import BuildRequest, Recipe, Runner
@@ -205,11 +206,14 @@ class Builder:
 
     def _built(self, request: BuildRequest, allowed: budget.Budget) -> Obtained:
         require(*self.recipe.requires)
+        if debugging():  # a mark tests and users can wait for
+            print(f"coder: debug: {self.recipe.label}: converting the model", file=sys.stderr, flush=True)
         started = time.perf_counter()
         with isolated(runtime_threads(request.thread_num)), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # recorded, not shown: exporters' tracer and deprecation chatter
-            with budget.deadline(allowed.seconds):
+            with budget.deadline(allowed.seconds), dependence.watched() as reads:
                 runner = self.recipe.build(request)
+                dependence.refuse_if_read(reads, self.recipe.precision)
                 produced = first_run(self.recipe, runner, request)
         return Obtained(runner, produced, time.perf_counter() - started, uncertain=tracer_doubts(caught))
 
@@ -269,4 +273,6 @@ def calibration_summary(batches: list[list[torch.Tensor]]) -> dict:
 def reason_for(error: BaseException, allowed: budget.Budget) -> str:
     if isinstance(error, budget.ConversionStopped):
         return allowed.stopped_reason()
+    if isinstance(error, dependence.ReadsInputValues):
+        return str(error)
     return error_text(error)

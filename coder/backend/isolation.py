@@ -8,7 +8,8 @@ Conversion, calibration and coder's extra calls of the original model run inside
 - the random number generators (torch, ``random``, numpy) are restored: NNCF draws from
   ``random`` and Neural Compressor from torch's generator, which changed what a script drew next;
 - threads started in the block are confined to the script's thread count (see ``confined_to``);
-- autograd's mode is restored, whatever happened inside.
+- autograd's mode is restored, whatever happened inside;
+- a Ctrl-C is raised only where no library can lose it (``interruption.guarded``).
 
 No torch import here: ``libraries.load`` uses ``held_output`` before torch is loaded.
 """
@@ -24,6 +25,7 @@ import tempfile
 from typing import Iterator
 
 from coder import settings
+from coder.backend.interruption import guarded
 
 
 def debugging() -> bool:
@@ -159,5 +161,5 @@ def _grad_mode_kept() -> Iterator[None]:
 @contextlib.contextmanager
 def isolated(threads: int | None) -> Iterator[None]:
     """Everything above: coder's work leaves no trace in the script's output or state."""
-    with held_output(), kept_random_state(), _grad_mode_kept(), confined_to(threads):
+    with guarded(), held_output(), kept_random_state(), _grad_mode_kept(), confined_to(threads):
         yield

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from coder.backend.cpu import this_cpu
-from coder.backend.flat import FlatModule
+from coder.backend.dependence import TracedFlat
 from coder.backend.ipex import fusion_turned_off
 from coder.backend.precision import maybe_bf16, prepared_module
 from coder.backend.private import write_file
@@ -34,7 +34,7 @@ class JitRunner:
     @classmethod
     def traced(cls, module: torch.nn.Module, request: BuildRequest) -> JitRunner:
         runner = cls(None, request)
-        flat = FlatModule(module, request.call).eval()
+        flat = TracedFlat(module, request.call).eval()
         with torch.no_grad(), maybe_bf16(runner.bf16), runner._fusion():
             traced = torch.jit.trace(flat, tuple(request.sample), strict=False, check_trace=False)
             runner.module = torch.jit.freeze(traced)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from coder.backend.flat import FlatModule
+from coder.backend.dependence import TracedFlat
 from coder.backend.recipe import BuildRequest
 
 OPSET = 17
@@ -22,7 +22,7 @@ def input_names(count: int) -> list[str]:
 
 
 def export_onnx(request: BuildRequest, path: Path) -> Path:
-    flat = FlatModule(request.model, request.call).eval()
+    flat = TracedFlat(request.model, request.call).eval()
     inputs = input_names(len(request.sample))
     with torch.no_grad():
         outputs = flat(*request.sample)

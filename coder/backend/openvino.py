@@ -11,6 +11,7 @@ compression, every dimension dynamic) and OpenVINO's own cache of the compiled m
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -18,8 +19,16 @@ import torch
 
 from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
-from coder.backend.flat import FlatModule, flatten_call
+from coder.backend.dependence import TracedFlat
+from coder.backend.flat import flatten_call
 from coder.backend.recipe import BuildRequest
+
+
+@functools.cache
+def shared_core():
+    """One ``ov.Core`` per process: with several, a Ctrl-C during a conversion ended the process
+    with a segmentation fault (exit 139) instead of the script's KeyboardInterrupt."""
+    return load("openvino").Core()
 
 
 def _numpy(tensors: list[torch.Tensor]) -> list:
@@ -47,7 +56,7 @@ class OpenVinoRunner:
         self.dynamic = None
 
     def _compiled(self, shapes: tuple | None):
-        core = load("openvino").Core()
+        core = shared_core()
         model = self._fresh(core)
         if shapes is not None and len(model.inputs) == len(shapes):
             try:
@@ -81,7 +90,7 @@ def _shapes(tensors: list[torch.Tensor]) -> tuple:
 
 def convert(request: BuildRequest):
     """The flat model as an OpenVINO model; PyTorch frontends leave every dimension dynamic."""
-    flat = FlatModule(request.model, request.call).eval()
+    flat = TracedFlat(request.model, request.call).eval()
     with torch.no_grad():
         return load("openvino").convert_model(flat, example_input=tuple(request.sample))
 

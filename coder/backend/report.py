@@ -3,6 +3,10 @@
     coder: nano_openvino_int8: converted in 3.1 s (cached for next runs), 12 calls, 2.9x faster ...
     coder: nano_openvino_int8: loaded from the cache in 0.2 s, 12 calls, 2.9x faster per call ...
     coder: nano_jit_fp32 not used (output differs from the original model (...)): 3 calls ran the original model
+    coder: nano_openvino_fp32 not used (...): 7 calls ran the accelerated model before that, 2 ran the original model
+
+Calls are counted when they return, by where their output came from (a checked call that
+passed returns the accelerated model's output).
 
 The speed is the never-slower comparison's (``speed.py``), measured on the first call or stored
 in the cache with the model: no extra calls are made for this line. The runner prints these
@@ -28,7 +32,8 @@ class Story:
     """What happened to one accelerated model in this run."""
 
     label: str
-    calls: int = 0
+    calls: int = 0  # calls that returned
+    accelerated_calls: int = 0  # of those, the ones whose output came from the accelerated model
     converted_seconds: float = 0.0
     compiled_seconds: float = 0.0  # the part of converted_seconds torch.compile took (compile.py)
     loaded_seconds: float = 0.0
@@ -58,10 +63,25 @@ def closing_line(story: Story) -> str | None:
     """The line for one model, or None when it was never called."""
     if story.calls == 0:
         return None
-    calls = f"{story.calls} call{'s' if story.calls != 1 else ''}"
+    original = story.calls - story.accelerated_calls
     if story.fallback_reason is not None:
-        return f"coder: {story.label} not used ({story.fallback_reason}): {calls} ran the original model"
+        return f"coder: {story.label} not used ({story.fallback_reason}): {_who_ran(story.accelerated_calls, original)}"
+    calls = _count(story.calls)
+    if original:
+        calls += f" ({original} ran the original model)"
     return f"coder: {story.label}: {_how_obtained(story)}, {calls}, {_speed(story.comparison)}"
+
+
+def _count(calls: int) -> str:
+    return f"{calls} call{'s' if calls != 1 else ''}"
+
+
+def _who_ran(accelerated: int, original: int) -> str:
+    """``7 calls ran the accelerated model before that, 2 ran the original model``."""
+    ran_original = f"{_count(original) if not accelerated else original} ran the original model"
+    if not accelerated:
+        return ran_original
+    return f"{_count(accelerated)} ran the accelerated model before that, {ran_original}"
 
 
 def _how_obtained(story: Story) -> str:

@@ -147,7 +147,12 @@ class AcceleratedModel(torch.nn.Module):
         return VERIFY_CALLS + (self.calib_calls - 1 if lazy_int8 else 0)
 
     def forward(self, *args, **kwargs):
-        self.story.calls += 1
+        output = self._served(args, kwargs)
+        self.story.calls += 1  # a call that returned (one interrupted by Ctrl-C did not)
+        return output
+
+    def _served(self, args, kwargs):
+        """This call's output: the runtime's (counted in the story), or the original model's."""
         if self.fallback_reason is not None:
             return self.original(*args, **kwargs)
         call, tensors = flatten_call(args, kwargs)
@@ -160,7 +165,7 @@ class AcceleratedModel(torch.nn.Module):
         if runtime.needs_check(tensors):
             return self._checked_call(runtime, tensors, args, kwargs)
         try:
-            return runtime.output.rebuild(self._run(runtime.runner, tensors))
+            return self._accelerated(runtime.output, self._run(runtime.runner, tensors))
         except Exception as error:  # a runtime failing later must not end the script either
             self.fall_back(error_text(error), error=error, slot=runtime.slot)
             return self.original(*args, **kwargs)
@@ -213,7 +218,12 @@ class AcceleratedModel(torch.nn.Module):
             self._store_recalibrated(runtime, obtained, request)
         self._runtimes[key] = runtime
         self._say_if_calibrated_on_few(obtained, slot)
-        return output.rebuild(obtained.produced)
+        return self._accelerated(output, obtained.produced)
+
+    def _accelerated(self, spec: OutputSpec, produced: list):
+        output = spec.rebuild(produced)
+        self.story.accelerated_calls += 1
+        return output
 
     def _store_recalibrated(self, runtime: _Runtime, obtained: Obtained, request: BuildRequest) -> None:
         written = self._builder.replace(runtime.slot, obtained, request)
@@ -374,7 +384,7 @@ class AcceleratedModel(torch.nn.Module):
             self.fall_back(mismatch, slot=runtime.slot, kind=self._drift_kind)
             return reference
         runtime.passed(tensors)
-        return runtime.output.rebuild(produced)
+        return self._accelerated(runtime.output, produced)
 
     def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None,
                   slot: Slot | None = None, kind: str | None = None) -> None:
