@@ -132,11 +132,10 @@ def ipex_needs(cpu: Cpu, options: Options) -> Verdict:
         return Verdict("unsupported", "IPEX needs AVX2 at least")
     if cpu.avx512:
         return torch_needs(cpu, options)
-    if options.precision == "bf16" and options.accelerator == "jit":
-        return Verdict("unsupported", "IPEX BF16 needs AVX-512")  # its TorchScript kernels fail without
     if options.precision == "bf16":
-        return Verdict("emulated", "IPEX BF16 weight prepacking needs AVX-512: the weights stay "
-                                   "unpacked and BF16 runs on slow fallback kernels")
+        # without AVX-512 its TorchScript kernels fail, oneDNN has no BF16 layer norm (BERT fails)
+        # and on Zen 3 the convolutions ran 5-15x slower than fp32 eager
+        return Verdict("unsupported", "IPEX BF16 needs AVX-512")
     return Verdict("emulated", "IPEX's fp32 kernels target AVX-512: on an AVX2-only CPU "
                                "ipex.optimize ran about 5x slower than plain PyTorch")
 
