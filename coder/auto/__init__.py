@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from coder import console
 from coder.auto import report, result, trial
 from coder.auto.progress import Display
 from coder.auto.result import ORIGINAL, Result, Status
+from coder.backend.workspace import Workspace
 
 DEFAULT_CALLS = 20
 DEFAULT_BUDGET = 10.0
@@ -123,7 +123,7 @@ def run_all(methods: list[str], settings: Settings) -> tuple[list[Result], bool]
     """Every method in turn; a Ctrl-C ends the current one and leaves the rest not run."""
     console.stderr().print(header(methods, settings))
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="coder-auto-") as workdir, \
+    with Workspace("auto") as workdir, \
             Display(methods, settings.calls, console.stderr()) as display:
         for method in methods:
             try:

@@ -1,5 +1,5 @@
 """Workspaces: the private folders conversions write their intermediate files into (the ONNX
-export and its quantized graphs, Neural Compressor's files).
+export and its quantized graphs, Neural Compressor's files), and ``-o auto`` its trials' results.
 
 A workspace lives in the conversion cache's staging/ (``HOST-PID-KIND-...``), or, with the
 cache off, in the temp folder (``coder-KIND-HOST-PID-...``); it is created 0700. It is removed
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from coder.backend import cache, private
 
-KINDS = ("onnx", "inc")  # the workspaces conversions make (a coder-onnx-XXXX of older versions: after a day)
+KINDS = ("onnx", "inc", "auto")  # conversions' workspaces, and -o auto's trial results
 TEMP_NAME = re.compile(rf"coder-({'|'.join(KINDS)})-(?P<owner>.+)$")
 _cleaned_temp: set[str] = set()  # temp folders this process has cleaned
 
