@@ -105,7 +105,8 @@ class Builder:
         meta = self._meta(slot.entry)
         if meta is not None and meta["status"] == "failed" and self._still_holds(meta, allowed):
             raise Remembered(meta["reason"], meta.get("failure", "error"))
-        loaded = self._loaded(request, slot.entry, meta) if meta is not None and self.recipe.cacheable else None
+        stored = meta is not None and meta["status"] != "failed"  # a failure no longer holding: convert
+        loaded = self._loaded(request, slot.entry, meta) if stored and self.recipe.cacheable else None
         if loaded is not None:
             return loaded
         try:
@@ -131,6 +132,7 @@ class Builder:
         if kind == "budget":
             return allowed.seconds is not None and allowed.seconds <= (failed.get("budget_seconds") or 0)
         return True
+
     def _meta(self, entry: cache.Entry) -> dict | None:
         try:
             return entry.meta()

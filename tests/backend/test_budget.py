@@ -66,7 +66,7 @@ def test_a_stopped_conversion_falls_back_and_is_remembered(resnet18, tmp_path, m
     assert [m.count("\n") for m in coder_warnings(runtime_warnings)] == [0, 0]
 
 
-def test_a_stop_under_a_budget_is_retried_with_more_time(resnet18, tmp_path, monkeypatch):
+def test_a_stop_under_a_budget_is_retried_with_more_time(resnet18, tmp_path, monkeypatch, runtime_warnings):
     monkeypatch.setenv("CODER_CACHE", str(tmp_path))
     monkeypatch.setenv("CODER_CONVERSION_BUDGET", "0.01")
     x = images(1, 0)
@@ -76,5 +76,6 @@ def test_a_stop_under_a_budget_is_retried_with_more_time(resnet18, tmp_path, mon
         again = InferenceOptimizer.trace(resnet18, accelerator="jit")
         again(x)
     assert again.accelerated and again.story.converted
+    assert not any("unreadable" in message for message in coder_warnings(runtime_warnings))
     [entry] = cache.entries(tmp_path)
     assert entry.meta()["status"] == "ok"
