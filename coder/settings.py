@@ -159,7 +159,8 @@ VARIABLES = (
              "another CPU's /proc/cpuinfo text: coder decides as on that CPU",
              good=(("/proc/cpuinfo", Path("/proc/cpuinfo")), ("off", None)), bad=("/no/such/cpuinfo",)),
     Variable("CODER_DEBUG", switch, False, "off", SWITCH,
-             "a library's whole error and its held output behind a one-line message",
+             "a library's whole error and its held output behind a one-line message, a line when a "
+             "conversion starts, and coder's own frames in an interrupted script's traceback",
              good=SWITCH_GOOD, bad=SWITCH_BAD),
     Variable("CODER_MAX_DROP", or_off(number(0, 1)), None, "none (each precision's tolerance)",
              "a number from 0 to 1, or off", "the accuracy check's criterion (--max-drop sets it)",
