@@ -9,8 +9,9 @@ EXAMPLE := coder/examples/resnet_inference.py
 # the demo's transform: native on this CPU (coder/examples/pick_transform.py says why);
 # `make demo DEMO_TRANSFORM=nano_jit_bf16` shows another one
 DEMO_TRANSFORM ?=
-# the fast lane: the engine, the CLI and the pure-Python units (no model is converted)
-FAST_TESTS := tests/engine tests/test_cli.py tests/test_cpu.py tests/auto/test_report.py tests/auto/test_progress.py
+# the fast lane: the engine, the CLI, the pure-Python units (no model is converted) and the style
+FAST_TESTS := tests/engine tests/test_cli.py tests/test_cpu.py tests/auto/test_report.py tests/auto/test_progress.py \
+	tests/test_style.py
 # the IPEX lane: what needs IPEX, and every runtime once more on torch 2.8
 IPEX_TESTS := tests/backend tests/test_stack.py
 
