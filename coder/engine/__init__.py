@@ -5,6 +5,8 @@
     plan.py       Analysis + a transform's optimizer call ──▶ Plan: the edits
     transform.py  Plan ──▶ the patched tree, whose code is the patched script
 
+In use:
+
     >>> from coder import engine
     >>> outcome = engine.patch(source, "nano_jit_bf16_ipex")   # Patched, Skipped or Failed
     >>> outcome.source, outcome.warnings

@@ -109,7 +109,7 @@ def _builds_a_model(builders, node: cst.ClassDef | cst.FunctionDef) -> bool:
 
 
 def _imported_as(node: cst.CSTNode, name: str) -> str | None:
-    """".net.Net" when ``node`` is ``from .net import Net`` (or ``... import Net as name``)."""
+    """``".net.Net"`` when ``node`` is ``from .net import Net`` (or ``... import Net as name``)."""
     if not isinstance(node, cst.SimpleStatementLine):
         return None
     for small in node.body:
