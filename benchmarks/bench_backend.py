@@ -34,11 +34,13 @@ CL = torch.channels_last
 
 # ---- hand-written paths: the library calls a user would write without coder ----
 
+
 def hand_torch(model, x, *, jit, bf16, ipex, channels_last):
     if channels_last:
         model = model.to(memory_format=CL)
     if ipex:
         import intel_extension_for_pytorch as ipex_lib
+
         model = ipex_lib.optimize(model, dtype=torch.bfloat16 if bf16 else torch.float32)
     autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)  # noqa: E731
     prep = (lambda t: t.contiguous(memory_format=CL)) if channels_last else (lambda t: t)
@@ -59,12 +61,14 @@ def _as_float(out):
 
 def hand_ort(model, x, calib, threads, int8):
     import onnxruntime as ort
+
     folder = Path(tempfile.mkdtemp())
     path = folder / "m.onnx"
     torch.onnx.export(model, (x,), str(path), input_names=["x"], dynamic_axes={"x": {0: "b"}}, dynamo=False)
     if int8:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.shape_inference import quant_pre_process
+
         quant_pre_process(str(path), str(folder / "p.onnx"), skip_symbolic_shape=True)
 
         class Reader(CalibrationDataReader):
@@ -73,9 +77,16 @@ def hand_ort(model, x, calib, threads, int8):
 
             def get_next(self):
                 return next(self.it, None)
-        quantize_static(str(folder / "p.onnx"), str(folder / "q.onnx"), Reader(), quant_format=QuantFormat.QOperator,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+
+        quantize_static(
+            str(folder / "p.onnx"),
+            str(folder / "q.onnx"),
+            Reader(),
+            quant_format=QuantFormat.QOperator,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+        )
         path = folder / "q.onnx"
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
@@ -85,10 +96,12 @@ def hand_ort(model, x, calib, threads, int8):
 
 def hand_ov(model, x, calib, threads, int8):
     import openvino as ov
+
     ov_model = ov.convert_model(model, example_input=x)
     config = {"INFERENCE_NUM_THREADS": threads}
     if int8:
         import nncf
+
         ov_model = nncf.quantize(ov_model, nncf.Dataset([c.numpy() for c in calib]), subset_size=len(calib))
     else:
         config["INFERENCE_PRECISION_HINT"] = "f32"
@@ -100,11 +113,14 @@ def hand_ov(model, x, calib, threads, int8):
 def hand_inc(model, x, calib):
     import importlib.util
     from neural_compressor.torch.quantization import StaticQuantConfig, convert, prepare
+
     if importlib.util.find_spec("intel_extension_for_pytorch"):
         import intel_extension_for_pytorch  # noqa: F401  (INC picks its IPEX backend once imported)
+
         prepared = prepare(model, StaticQuantConfig(), example_inputs=(x,))
     else:
         from neural_compressor.torch.export import export
+
         prepared = prepare(export(model, example_inputs=(x,)), StaticQuantConfig())
     for c in calib:
         prepared(c)
@@ -112,6 +128,7 @@ def hand_inc(model, x, calib):
     if importlib.util.find_spec("intel_extension_for_pytorch"):
         return quantized
     import torch._inductor.config as inductor_config
+
     inductor_config.freezing = True
     return torch.compile(quantized)
 
@@ -125,17 +142,25 @@ def hand_build(entry, model, x, calib, threads):
         return hand_ov(model, x, calib, threads, precision == "int8")
     if precision == "int8":
         return hand_inc(model, x, calib)
-    return hand_torch(model, x, jit=accelerator == "jit", bf16=precision == "bf16",
-                      ipex=kw.get("use_ipex", False), channels_last=kw.get("channels_last", False))
+    return hand_torch(
+        model,
+        x,
+        jit=accelerator == "jit",
+        bf16=precision == "bf16",
+        ipex=kw.get("use_ipex", False),
+        channels_last=kw.get("channels_last", False),
+    )
 
 
 # ---- coder, models, timing ----
 
+
 def coder_build(entry, model, calib, threads):
     extra = {"calib_data": calib} if entry.is_int8 else {}
     # never_slower=False: this table is the side-by-side timing, so the runtime must not decide
-    return getattr(InferenceOptimizer, entry.method)(model, **entry.kwargs, thread_num=threads, never_slower=False,
-                                                     **extra)
+    return getattr(InferenceOptimizer, entry.method)(
+        model, **entry.kwargs, thread_num=threads, never_slower=False, **extra
+    )
 
 
 def make_model(name: str, size: int):
@@ -178,12 +203,16 @@ def row(model_name, batch, threads, entry_name, r) -> str:
     speedup = r["eager"] / r["coder"]
     overhead = (r["coder"] / r["hand"] - 1) * 100
     status = "ok" if r["status"] == "ok" else f"fallback: {r['status'][:60]}"
-    return (f"| {model_name} | {batch} | {threads} | {entry_name} | {r['eager']:.2f} | {r['coder']:.2f} | "
-            f"{r['hand']:.2f} | {speedup:.2f}x | {overhead:+.1f}% | {status} |")
+    return (
+        f"| {model_name} | {batch} | {threads} | {entry_name} | {r['eager']:.2f} | {r['coder']:.2f} | "
+        f"{r['hand']:.2f} | {speedup:.2f}x | {overhead:+.1f}% | {status} |"
+    )
 
 
-HEADER = ("| model | batch | threads | path | eager ms | coder ms | hand ms | speedup | coder vs hand | status |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+HEADER = (
+    "| model | batch | threads | path | eager ms | coder ms | hand ms | speedup | coder vs hand | status |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
 
 
 def main(argv=None) -> int:
@@ -209,7 +238,13 @@ def main(argv=None) -> int:
                 torch.set_num_threads(threads)
                 for entry in entries:
                     try:
-                        line = row(model_name, batch, threads, entry.name, bench_one(entry, model, x, calib, threads, args.rounds))
+                        line = row(
+                            model_name,
+                            batch,
+                            threads,
+                            entry.name,
+                            bench_one(entry, model, x, calib, threads, args.rounds),
+                        )
                     except Exception as error:  # a broken hand-written path must not stop the table
                         line = f"| {model_name} | {batch} | {threads} | {entry.name} | error: {type(error).__name__}: {str(error)[:80]} |"
                     lines.append(line)

@@ -61,8 +61,9 @@ def workload(name: str, args):
         import torchvision
 
         model = torchvision.models.resnet18(weights=None).eval()
-        return model, lambda b, s: (torch.rand(b, 3, args.image_size, args.image_size,
-                                               generator=torch.Generator().manual_seed(s)),)
+        return model, lambda b, s: (
+            torch.rand(b, 3, args.image_size, args.image_size, generator=torch.Generator().manual_seed(s)),
+        )
     import transformers
 
     model = Logits(transformers.BertModel(transformers.BertConfig()).eval()).eval()  # BERT-base sized
@@ -94,8 +95,9 @@ def hand_int8(model, inputs, calibration):
 
     pt2e = api()
     batch = torch.export.Dim("batch", min=1, max=1024)
-    exported = torch.export.export(model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs),
-                                   strict=True).module()
+    exported = torch.export.export(
+        model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs), strict=True
+    ).module()
     quantizer = pt2e.xiq.X86InductorQuantizer().set_global(pt2e.xiq.get_default_x86_inductor_quantization_config())
     prepared = pt2e.prepare(exported, quantizer)
     for batch_inputs in calibration:
@@ -114,8 +116,9 @@ def builders(model, make_inputs, big: int):
         "hand fp32": lambda: Hand(model),
         "coder bf16": lambda: InferenceOptimizer.quantize(model, precision="bf16", accelerator="compile", **coder),
         "hand bf16": lambda: Hand(model, bf16=True),
-        "coder int8": lambda: InferenceOptimizer.quantize(model, precision="int8", accelerator="compile",
-                                                          calib_data=calib_data, **coder),
+        "coder int8": lambda: InferenceOptimizer.quantize(
+            model, precision="int8", accelerator="compile", calib_data=calib_data, **coder
+        ),
         "hand int8": lambda: hand_int8(model, make_inputs(2, 7), calibration),
     }
 
@@ -169,13 +172,15 @@ def run_model(name, args) -> dict:
         for variant_name, build in builders(model, make_inputs, max(args.batches)).items():
             if args.variants and variant_name not in args.variants and variant_name != "eager":
                 continue
-            variants[variant_name], compile_seconds[variant_name] = built(variant_name, build, make_inputs,
-                                                                          args.batches, folder)
+            variants[variant_name], compile_seconds[variant_name] = built(
+                variant_name, build, make_inputs, args.batches, folder
+            )
             print(f"{name}: {variant_name} built: {compile_seconds[variant_name]}", flush=True)
         package = {}
         if "coder fp32" in variants:
-            variants["coder fp32 .pt2"], package = packaged(variants["coder fp32"], make_inputs, args.batches,
-                                                            Path(folder))
+            variants["coder fp32 .pt2"], package = packaged(
+                variants["coder fp32"], make_inputs, args.batches, Path(folder)
+            )
             print(f"{name}: .pt2 {package}", flush=True)
         cells = {f"b{b} t{t}": timed(variants, make_inputs, b, t, args) for b in args.batches for t in args.threads}
     return {"latency_ms": cells, "compile_s": compile_seconds, "package": package}
@@ -184,14 +189,22 @@ def run_model(name, args) -> dict:
 def tables(name: str, result: dict) -> str:
     cells = result["latency_ms"]
     names = list(next(iter(cells.values())))
-    lines = [f"#### {name}: median ms per call (speedup vs eager)", "",
-             "| variant | " + " | ".join(cells) + " |", "|---" * (len(cells) + 1) + "|"]
+    lines = [
+        f"#### {name}: median ms per call (speedup vs eager)",
+        "",
+        "| variant | " + " | ".join(cells) + " |",
+        "|---" * (len(cells) + 1) + "|",
+    ]
     for variant in names:
         row = [f"{c[variant]:.1f} ({c['eager'] / c[variant]:.2f}x)" for c in cells.values()]
         lines.append(f"| {variant} | " + " | ".join(row) + " |")
-    lines += ["", f"#### {name}: compile (build + first call) s per batch size, largest first", "",
-              "| variant | " + " | ".join(f"b{b}" for b in next(iter(result['compile_s'].values()))) + " |",
-              "|---" * (1 + len(next(iter(result["compile_s"].values())))) + "|"]
+    lines += [
+        "",
+        f"#### {name}: compile (build + first call) s per batch size, largest first",
+        "",
+        "| variant | " + " | ".join(f"b{b}" for b in next(iter(result["compile_s"].values()))) + " |",
+        "|---" * (1 + len(next(iter(result["compile_s"].values())))) + "|",
+    ]
     for variant, seconds in result["compile_s"].items():
         lines.append(f"| {variant} | " + " | ".join(f"{s:.1f}" for s in seconds.values()) + " |")
     for key, value in result["package"].items():
@@ -214,8 +227,9 @@ def main() -> None:
         results[name] = run_model(name, args)
         print(tables(name, results[name]), flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

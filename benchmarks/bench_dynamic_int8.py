@@ -49,8 +49,12 @@ def coder_dynamic(model):
     return InferenceOptimizer.quantize(model, precision="int8", approach="dynamic", never_slower=False)
 
 
-PATHS = {"eager": lambda m: m, "quantize_dynamic (hand)": hand_quantize_dynamic,
-         "torchao int8 dyn (hand)": hand_torchao, "nano_int8_dynamic": coder_dynamic}
+PATHS = {
+    "eager": lambda m: m,
+    "quantize_dynamic (hand)": hand_quantize_dynamic,
+    "torchao int8 dyn (hand)": hand_torchao,
+    "nano_int8_dynamic": coder_dynamic,
+}
 
 
 def timed(model, inputs) -> float:
@@ -74,7 +78,10 @@ def warmed(name: str, model, inputs) -> tuple[object, float]:
 
 def run_case(model, batch: int, seq: int, threads: int, rounds: int) -> dict[str, tuple[float, float]]:
     torch.set_num_threads(threads)
-    inputs = {"input_ids": torch.randint(0, 30000, (batch, seq)), "attention_mask": torch.ones(batch, seq, dtype=torch.long)}
+    inputs = {
+        "input_ids": torch.randint(0, 30000, (batch, seq)),
+        "attention_mask": torch.ones(batch, seq, dtype=torch.long),
+    }
     built, first = {}, {}
     for name in PATHS:
         try:
@@ -89,8 +96,10 @@ def run_case(model, batch: int, seq: int, threads: int, rounds: int) -> dict[str
 
 
 def table(results) -> str:
-    lines = ["| batch | threads | path | median ms | vs eager | build + first call(s) s |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| batch | threads | path | median ms | vs eager | build + first call(s) s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for batch, threads, medians in results:
         eager = medians.get("eager", (None,))[0]
         for name, (ms, first) in medians.items():
@@ -113,8 +122,11 @@ def main() -> None:
         PATHS.pop(name)
     warnings.simplefilter("ignore")
     model = bert_base(args.layers)
-    results = [(b, t, run_case(model, b, args.seq, t, args.rounds))
-               for b in map(int, args.batch.split(",")) for t in map(int, args.threads.split(","))]
+    results = [
+        (b, t, run_case(model, b, args.seq, t, args.rounds))
+        for b in map(int, args.batch.split(","))
+        for t in map(int, args.threads.split(","))
+    ]
     text = f"torch {torch.__version__}, seq {args.seq}, {args.layers} layers, {args.rounds} rounds\n\n" + table(results)
     print(text)
     if args.out:

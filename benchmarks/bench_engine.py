@@ -87,15 +87,22 @@ def in_process(source: str) -> None:
 
 
 def process(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "coder", "-o", TRANSFORM, *args], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "coder", "-o", TRANSFORM, *args],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7)
     repeat = parser.parse_args().repeat
-    print("| script | lines | patch in-process, wall (s) | --emit process, wall / CPU (s) | --diff process, wall / CPU (s) |")
+    print(
+        "| script | lines | patch in-process, wall (s) | --emit process, wall / CPU (s) | --diff process, wall / CPU (s) |"
+    )
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder:
         for kind in ("mostly-unrelated", "all-torch"):

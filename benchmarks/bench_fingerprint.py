@@ -32,7 +32,7 @@ def sampled_hash(model: torch.nn.Module) -> str:
     for name, tensor in model.state_dict().items():
         flat = tensor.detach().reshape(-1)
         if flat.numel() * flat.element_size() > WHOLE_TENSOR_BYTES:
-            flat = flat[::flat.numel() // SAMPLED_ELEMENTS]
+            flat = flat[:: flat.numel() // SAMPLED_ELEMENTS]
         hasher.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         hasher.update(memoryview(flat.contiguous().view(torch.uint8).numpy()))
     return hasher.hexdigest()
@@ -46,8 +46,11 @@ def full_hash(model: torch.nn.Module) -> str:
     return hasher.hexdigest()
 
 
-WAYS = {"sampled weights (before)": sampled_hash, "every weight byte": full_hash,
-        "whole fingerprint (now)": lambda model: Baked().model(model).digest()}
+WAYS = {
+    "sampled weights (before)": sampled_hash,
+    "every weight byte": full_hash,
+    "whole fingerprint (now)": lambda model: Baked().model(model).digest(),
+}
 
 
 def conversion_seconds(model: torch.nn.Module) -> float:
@@ -69,12 +72,17 @@ def measure(name: str, rounds: int, conversion: bool) -> list[str]:
             hash_of(model)
             times[way].append(time.perf_counter() - started)
     base = statistics.median(times["sampled weights (before)"])
-    rows = [f"| {name} | {megabytes:.0f} MB | {way} | {statistics.median(t) * 1e3:.1f} ms | "
-            f"{statistics.median(t) / base:.1f}x |" for way, t in times.items()]
+    rows = [
+        f"| {name} | {megabytes:.0f} MB | {way} | {statistics.median(t) * 1e3:.1f} ms | "
+        f"{statistics.median(t) / base:.1f}x |"
+        for way, t in times.items()
+    ]
     if conversion:
         seconds = conversion_seconds(model)
-        rows.append(f"| {name} | {megabytes:.0f} MB | nano_jit_fp32 trace + freeze (once) | "
-                    f"{seconds * 1e3:.0f} ms | {seconds / base:.0f}x |")
+        rows.append(
+            f"| {name} | {megabytes:.0f} MB | nano_jit_fp32 trace + freeze (once) | "
+            f"{seconds * 1e3:.0f} ms | {seconds / base:.0f}x |"
+        )
     return rows
 
 

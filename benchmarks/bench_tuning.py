@@ -59,8 +59,15 @@ def plain(model, accelerator, data) -> float:
 def search(model, accelerator, data, trials: int) -> float:
     started = time.perf_counter()
     try:
-        InferenceOptimizer.quantize(model, precision="int8", accelerator=accelerator, calib_data=data,
-                                    metric=closeness, accuracy_criterion=EXACT, max_trials=trials)
+        InferenceOptimizer.quantize(
+            model,
+            precision="int8",
+            accelerator=accelerator,
+            calib_data=data,
+            metric=closeness,
+            accuracy_criterion=EXACT,
+            max_trials=trials,
+        )
     except AccuracyNotMet as missed:
         assert f"after {trials} trial" in str(missed), missed
     else:
@@ -83,10 +90,11 @@ def main() -> None:
     model = torchvision.models.resnet18(weights=None).eval()
     data = labelled(model, args.batches, args.batch, args.size)
     trials = [int(t) for t in args.trials.split(",")]
-    print(f"torch {torch.__version__}, {args.threads} thread(s), resnet18, {args.batches} batches of "
-          f"{args.batch} x 3 x {args.size} x {args.size}, median of {args.repeats}")
-    print("| path | plain quantize s | " + " | ".join(f"max_trials={t} s" for t in trials)
-          + " | s per extra trial |")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), resnet18, {args.batches} batches of "
+        f"{args.batch} x 3 x {args.size} x {args.size}, median of {args.repeats}"
+    )
+    print("| path | plain quantize s | " + " | ".join(f"max_trials={t} s" for t in trials) + " | s per extra trial |")
     print("| --- | --- | " + " | ".join("---" for _ in trials) + " | --- |")
     for name in args.paths.split(","):
         accelerator = ACCELERATORS[name]
@@ -94,8 +102,7 @@ def main() -> None:
         base = statistics.median(plain(model, accelerator, data) for _ in range(args.repeats))
         times = [statistics.median(search(model, accelerator, data, t) for _ in range(args.repeats)) for t in trials]
         per_trial = (times[-1] - times[0]) / (trials[-1] - trials[0]) if len(trials) > 1 else float("nan")
-        print(f"| {name} | {base:.1f} | " + " | ".join(f"{t:.1f}" for t in times) + f" | {per_trial:.1f} |",
-              flush=True)
+        print(f"| {name} | {base:.1f} | " + " | ".join(f"{t:.1f}" for t in times) + f" | {per_trial:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ SCRIPTS = {  # name -> (the script and its arguments, the kind of script it stan
     "classify_text": (["end_to_end/classify_text.py"], "model-card snippet, text (BERT-base)"),
     "sentiment_pipeline": (["end_to_end/sentiment_pipeline.py"], "pipeline, 10 reviews (BERT-base)"),
     "detect_images": (["end_to_end/detect_images.py"], "detection, a list of 2 images (Faster R-CNN MobileNetV3)"),
-    "benchmark_loop": (["../coder/examples/resnet_inference.py", "--steps", "100"],
-                       "benchmark loop (resnet18, 3 + 100 calls)"),
+    "benchmark_loop": (
+        ["../coder/examples/resnet_inference.py", "--steps", "100"],
+        "benchmark loop (resnet18, 3 + 100 calls)",
+    ),
 }
 CLOSING = re.compile(r"^coder: (\S+)(:| not used).*$", re.MULTILINE)
 CALLS = re.compile(r"(\d+) calls?")
@@ -67,8 +69,13 @@ def timed(cmd: list[str], cache: str, timeout: float) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     closing = [m.group(0) for m in CLOSING.finditer(done.stderr) if " call" in m.group(0)]
-    return {"wall": wall, "cpu": cpu, "code": done.returncode, "closing": closing[-1] if closing else None,
-            "stdout": done.stdout}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "code": done.returncode,
+        "closing": closing[-1] if closing else None,
+        "stdout": done.stdout,
+    }
 
 
 def run_script(script: str, args) -> dict:
@@ -81,8 +88,12 @@ def run_script(script: str, args) -> dict:
         runs["first"].append(timed(command(script, args.transform), empty, args.timeout))
         shutil.rmtree(empty, ignore_errors=True)
         runs["second"].append(timed(command(script, args.transform), warm, args.timeout))
-        print(f"[{time.strftime('%H:%M:%S')}] {script} repeat {repeat + 1}: "
-              + ", ".join(f"{k} {v[-1]['wall']:.1f} s" for k, v in runs.items()), file=sys.stderr, flush=True)
+        print(
+            f"[{time.strftime('%H:%M:%S')}] {script} repeat {repeat + 1}: "
+            + ", ".join(f"{k} {v[-1]['wall']:.1f} s" for k, v in runs.items()),
+            file=sys.stderr,
+            flush=True,
+        )
     shutil.rmtree(warm, ignore_errors=True)
     return runs
 
@@ -116,8 +127,9 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     if args.markdown:
-        print(f"| script ({args.transform}) | calls | first run | second run | original "
-              f"| what coder said (second run) |")
+        print(
+            f"| script ({args.transform}) | calls | first run | second run | original | what coder said (second run) |"
+        )
         print("| --- | --- | --- | --- | --- | --- |")
         for script, runs in results.items():
             print(row(script, runs))

@@ -83,8 +83,11 @@ def torch_model(model, inputs, flag):
         import intel_extension_for_pytorch as ipex
 
         model = ipex.optimize(model, dtype=torch.bfloat16 if flag["bf16"] else torch.float32)
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False)) if flag["bf16"] \
+    autocast = (
+        (lambda: torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False))
+        if flag["bf16"]
         else contextlib.nullcontext
+    )
     if flag["jit"]:
         with torch.no_grad(), autocast():
             model = torch.jit.freeze(torch.jit.trace(model, tuple(inputs), strict=False))
@@ -117,8 +120,16 @@ def onnx_file(model, inputs, folder: str) -> str:
     path = str(Path(folder) / "model.onnx")
     names = [f"input_{i}" for i in range(len(inputs))]
     axes = {name: {0: "batch"} for name in names + ["output"]}
-    torch.onnx.export(model, tuple(inputs), path, input_names=names, output_names=["output"],
-                      dynamic_axes=axes, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        model,
+        tuple(inputs),
+        path,
+        input_names=names,
+        output_names=["output"],
+        dynamic_axes=axes,
+        opset_version=17,
+        dynamo=False,
+    )
     return path
 
 
@@ -141,16 +152,22 @@ def onnxruntime_session(model, inputs, int8: bool):
                 return next(self.feeds, None)
 
         quantized = str(Path(folder) / "model.int8.onnx")
-        quantization.quantize_static(path, quantized, Reader(), quant_format=quantization.QuantFormat.QOperator,
-                                     activation_type=quantization.QuantType.QUInt8,
-                                     weight_type=quantization.QuantType.QInt8)
+        quantization.quantize_static(
+            path,
+            quantized,
+            Reader(),
+            quant_format=quantization.QuantFormat.QOperator,
+            activation_type=quantization.QuantType.QUInt8,
+            weight_type=quantization.QuantType.QInt8,
+        )
         path = quantized
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     wanted = {i.name for i in session.get_inputs()}
-    return lambda tensors: session.run(None, {f"input_{i}": t.numpy() for i, t in enumerate(tensors)
-                                              if f"input_{i}" in wanted})
+    return lambda tensors: session.run(
+        None, {f"input_{i}": t.numpy() for i, t in enumerate(tensors) if f"input_{i}" in wanted}
+    )
 
 
 def openvino_model(model, inputs, int8: bool):
@@ -163,8 +180,9 @@ def openvino_model(model, inputs, int8: bool):
         import nncf
 
         sample = tuple(t.numpy() for t in inputs)
-        converted = nncf.quantize(converted, nncf.Dataset([sample] * CALIBRATION_BATCHES),
-                                  subset_size=CALIBRATION_BATCHES)
+        converted = nncf.quantize(
+            converted, nncf.Dataset([sample] * CALIBRATION_BATCHES), subset_size=CALIBRATION_BATCHES
+        )
     else:
         config["INFERENCE_PRECISION_HINT"] = "f32"
     compiled = ov.Core().compile_model(converted, "CPU", config)

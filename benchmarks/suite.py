@@ -86,12 +86,12 @@ def command(measure: Measure, cell: Cell, args) -> list[str]:
 
 def run_once(measure: Measure, cell: Cell, args) -> None:
     # the never-slower check off: the suite times each variant as written, side by side
-    env = dict(os.environ, OMP_NUM_THREADS=str(cell.threads), MKL_NUM_THREADS=str(cell.threads),
-               CODER_NEVER_SLOWER="0")
+    env = dict(os.environ, OMP_NUM_THREADS=str(cell.threads), MKL_NUM_THREADS=str(cell.threads), CODER_NEVER_SLOWER="0")
     env.pop("CODER_RECORD", None)
     try:
-        done = subprocess.run(command(measure, cell, args), env=env, capture_output=True, text=True,
-                              timeout=args.timeout, cwd=HERE.parent)
+        done = subprocess.run(
+            command(measure, cell, args), env=env, capture_output=True, text=True, timeout=args.timeout, cwd=HERE.parent
+        )
     except subprocess.TimeoutExpired:
         measure.problem = f"timeout ({args.timeout:.0f} s)"
         return
@@ -112,8 +112,9 @@ def last_line(text: str) -> str:
 
 
 def measures_for(methods: list[str]) -> list[Measure]:
-    return [Measure("original", "original")] + [Measure(variant, method)
-                                                for method in methods for variant in ("coder", "hand")]
+    return [Measure("original", "original")] + [
+        Measure(variant, method) for method in methods for variant in ("coder", "hand")
+    ]
 
 
 def run_cell(cell: Cell, methods: list[str], args) -> list[Measure]:
@@ -129,8 +130,12 @@ def run_cell(cell: Cell, methods: list[str], args) -> list[Measure]:
 
 def progress(cell: Cell, measure: Measure, repeat: int) -> None:
     value = f"{measure.samples[-1]:.2f} ms" if measure.samples and not measure.problem else measure.problem
-    print(f"[{time.strftime('%H:%M:%S')}] {cell.workload} t{cell.threads} b{cell.batch} r{repeat + 1} "
-          f"{measure.variant:<8} {measure.method:<34} {value}", file=sys.stderr, flush=True)
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {cell.workload} t{cell.threads} b{cell.batch} r{repeat + 1} "
+        f"{measure.variant:<8} {measure.method:<34} {value}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def rows(cell: Cell, measures: list[Measure]) -> list[dict]:
@@ -144,10 +149,18 @@ def rows(cell: Cell, measures: list[Measure]) -> list[dict]:
 
 def row(cell: Cell, method: str, coder: Measure, hand: Measure | None, original: float | None) -> dict:
     ours, theirs = coder.median, hand.median if hand else None
-    return {**asdict(cell), "method": method, "coder_ms": ours, "hand_ms": theirs,
-            "speedup": ratio(original, ours), "hand_speedup": ratio(original, theirs),
-            "coder_vs_hand": ratio(ours, theirs), "coder_samples": coder.samples,
-            "hand_samples": hand.samples if hand else [], "problem": problem_of(coder, hand)}
+    return {
+        **asdict(cell),
+        "method": method,
+        "coder_ms": ours,
+        "hand_ms": theirs,
+        "speedup": ratio(original, ours),
+        "hand_speedup": ratio(original, theirs),
+        "coder_vs_hand": ratio(ours, theirs),
+        "coder_samples": coder.samples,
+        "hand_samples": hand.samples if hand else [],
+        "problem": problem_of(coder, hand),
+    }
 
 
 def problem_of(coder: Measure, hand: Measure | None) -> str | None:
@@ -161,12 +174,17 @@ def ratio(numerator, denominator) -> float | None:
 
 
 def markdown(table: list[dict]) -> str:
-    lines = ["| workload | threads | batch | method | coder ms | hand ms | speedup (coder) "
-             "| speedup (hand) | coder / hand | note |", "|" + " --- |" * 10]
+    lines = [
+        "| workload | threads | batch | method | coder ms | hand ms | speedup (coder) "
+        "| speedup (hand) | coder / hand | note |",
+        "|" + " --- |" * 10,
+    ]
     for r in table:
-        lines.append(f"| {r['workload']} | {r['threads']} | {r['batch']} | {r['method']} | {fmt(r['coder_ms'])} "
-                     f"| {fmt(r['hand_ms'])} | {fmt(r['speedup'], 'x')} | {fmt(r['hand_speedup'], 'x')} "
-                     f"| {fmt(r['coder_vs_hand'])} | {r['problem'] or ''} |")
+        lines.append(
+            f"| {r['workload']} | {r['threads']} | {r['batch']} | {r['method']} | {fmt(r['coder_ms'])} "
+            f"| {fmt(r['hand_ms'])} | {fmt(r['speedup'], 'x')} | {fmt(r['hand_speedup'], 'x')} "
+            f"| {fmt(r['coder_vs_hand'])} | {r['problem'] or ''} |"
+        )
     return "\n".join(lines)
 
 
@@ -175,13 +193,24 @@ def fmt(value, suffix="") -> str:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import torch
 
-    return {"cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-            "load_average": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "load_average": os.getloadavg(),
+    }
 
 
 def chosen_methods(text: str) -> list[str]:
@@ -197,12 +226,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     methods = chosen_methods(args.methods)
     began = {"started": time.strftime("%Y-%m-%d %H:%M %Z"), "load_average_at_start": os.getloadavg()}
-    cells = [Cell(w, int(t), int(b)) for w, t, b in itertools.product(
-        args.workloads.split(","), args.threads.split(","), args.batches.split(","))]
+    cells = [
+        Cell(w, int(t), int(b))
+        for w, t, b in itertools.product(args.workloads.split(","), args.threads.split(","), args.batches.split(","))
+    ]
     table = [r for cell in cells for r in rows(cell, run_cell(cell, methods, args))]
     print(markdown(table) if args.markdown else json.dumps(table, indent=1))
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": {**machine(), **began}, "argv": sys.argv, "rows": table}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"machine": {**machine(), **began}, "argv": sys.argv, "rows": table}, indent=1)
+        )
     return 0
 
 

@@ -17,8 +17,9 @@ class _CatalogFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name != "coder.transforms":
             return None
-        return importlib.util.spec_from_file_location(name, os.path.join(_CATALOG, "__init__.py"),
-                                                      submodule_search_locations=[_CATALOG])
+        return importlib.util.spec_from_file_location(
+            name, os.path.join(_CATALOG, "__init__.py"), submodule_search_locations=[_CATALOG]
+        )
 
 
 if not os.path.isdir(os.path.join(os.path.dirname(__file__), "transforms")) and os.path.isdir(_CATALOG):

@@ -60,18 +60,36 @@ OPTIONS = (
     click.option("-o", "transform", metavar="NAME", help="Transform to apply (see --list), or auto."),
     click.option("--diff", is_flag=True, help="Print the patched script as a unified diff and stop."),
     click.option("--emit", metavar="PATH", help="Write the patched script to PATH (- for stdout) and stop."),
-    click.option("--keep-existing", is_flag=True,
-                 help="Leave a model the script already optimizes (ipex, torch.jit, torch.compile) as it is."),
-    click.option("--inspect", "inspect_path", metavar="SCRIPT",
-                 help="Show the models, ready points, inference sites and loaders of SCRIPT."),
+    click.option(
+        "--keep-existing",
+        is_flag=True,
+        help="Leave a model the script already optimizes (ipex, torch.jit, torch.compile) as it is.",
+    ),
+    click.option(
+        "--inspect",
+        "inspect_path",
+        metavar="SCRIPT",
+        help="Show the models, ready points, inference sites and loaders of SCRIPT.",
+    ),
     click.option("--list", "list_all", is_flag=True, help="List every transform and whether it can run here."),
-    click.option("--max-drop", metavar="DROP", callback=max_drop_value,
-                 help="The accuracy a transform may lose against the original model on the script's own inputs, "
-                      "0 to 1: top-1 agreement for classifier-like (2-D logits) outputs, relative error otherwise; "
-                      "a transform that loses more is not used (INT8 is re-tuned once first). "
-                      "E.g. -o nano_int8 --max-drop 0.01 script.py; with -o auto such rows are never the best."),
-    click.option("--json", "json_out", is_flag=False, flag_value="", default=None, metavar="[FILE]",
-                 help="With --inspect or --list: print JSON. With -o auto: write the results to FILE."),
+    click.option(
+        "--max-drop",
+        metavar="DROP",
+        callback=max_drop_value,
+        help="The accuracy a transform may lose against the original model on the script's own inputs, "
+        "0 to 1: top-1 agreement for classifier-like (2-D logits) outputs, relative error otherwise; "
+        "a transform that loses more is not used (INT8 is re-tuned once first). "
+        "E.g. -o nano_int8 --max-drop 0.01 script.py; with -o auto such rows are never the best.",
+    ),
+    click.option(
+        "--json",
+        "json_out",
+        is_flag=False,
+        flag_value="",
+        default=None,
+        metavar="[FILE]",
+        help="With --inspect or --list: print JSON. With -o auto: write the results to FILE.",
+    ),
 )
 
 
@@ -84,16 +102,33 @@ def auto_option(*declarations, **attributes):
 
 
 AUTO_OPTIONS = (
-    auto_option("--only", metavar="NAMES", callback=comma_separated,
-                 help="-o auto: comma-separated transforms to try (the original is always added)."),
-    auto_option("--exclude", metavar="NAMES", callback=comma_separated,
-                 help="-o auto: comma-separated transforms to skip."),
-    auto_option("--calls", type=click.IntRange(min=1), metavar="N",
-                 help="-o auto: timed calls of the model per method (default 20)."),
-    auto_option("--budget", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                 help="-o auto: time for the timed calls per method, at least 5 calls (default 10)."),
-    auto_option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                 help="-o auto: time limit of each run (default 300)."),
+    auto_option(
+        "--only",
+        metavar="NAMES",
+        callback=comma_separated,
+        help="-o auto: comma-separated transforms to try (the original is always added).",
+    ),
+    auto_option(
+        "--exclude", metavar="NAMES", callback=comma_separated, help="-o auto: comma-separated transforms to skip."
+    ),
+    auto_option(
+        "--calls",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="-o auto: timed calls of the model per method (default 20).",
+    ),
+    auto_option(
+        "--budget",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="-o auto: time for the timed calls per method, at least 5 calls (default 10).",
+    ),
+    auto_option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="-o auto: time limit of each run (default 300).",
+    ),
     auto_option("--plot", metavar="FILE.png", help="-o auto: save a bar chart of the latencies."),
     auto_option("--verbose", "-v", is_flag=True, help="-o auto: every column and the full status texts."),
     auto_option("--apply", is_flag=True, help="-o auto: then run the script with the best transform."),
@@ -106,6 +141,7 @@ def with_options(options):
         for option in reversed(options):
             function = option(function)
         return function
+
     return decorate
 
 
@@ -120,21 +156,38 @@ class ScriptCommand(click.Command):
                 formatter.write_dl(commands)
 
 
-@click.command(cls=ScriptCommand, help=coder.__doc__, epilog=EXAMPLES,
-               context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]})
+@click.command(
+    cls=ScriptCommand,
+    help=coder.__doc__,
+    epilog=EXAMPLES,
+    context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]},
+)
 @with_options(OPTIONS)
 @with_options(AUTO_OPTIONS)
 @click.version_option(coder.__version__, prog_name="coder", message="%(prog)s %(version)s")
 @click.argument("script", required=False)
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[ARGS]...")
 @click.pass_context
-def script_command(ctx: click.Context, transform, diff, emit, keep_existing, inspect_path, list_all, max_drop,
-                   json_out, script, script_args, **auto_options) -> int:
+def script_command(
+    ctx: click.Context,
+    transform,
+    diff,
+    emit,
+    keep_existing,
+    inspect_path,
+    list_all,
+    max_drop,
+    json_out,
+    script,
+    script_args,
+    **auto_options,
+) -> int:
     if list_all:
         print(list_transforms(as_json=json_out is not None))
         return 0
     if inspect_path:
         from coder.commands import inspect_script
+
         return inspect_script(inspect_path, as_json=json_out is not None)
     if not transform:
         raise click.UsageError("say what to do: -o NAME SCRIPT, --inspect SCRIPT or --list")
@@ -146,8 +199,10 @@ def script_command(ctx: click.Context, transform, diff, emit, keep_existing, ins
     refuse_auto_only_options(ctx)
     if max_drop is not None:  # the patched script's runtime reads it (coder/backend/accuracy.py)
         from coder.backend.accuracy import ENVIRONMENT
+
         os.environ[ENVIRONMENT] = repr(max_drop)
     from coder.commands import patch_script
+
     return patch_script(transform, script, list(script_args), diff=diff, emit=emit, keep_existing=keep_existing)
 
 
@@ -172,11 +227,15 @@ def run_auto(script: str, script_args: list[str], options: dict) -> int:
     return auto.run(script, script_args, options)
 
 
-@SUBCOMMANDS.command("cache", help="List the conversion cache (converted models kept for the next runs), "
-                                   "or clear it.", short_help="list or clear the conversion cache")
+@SUBCOMMANDS.command(
+    "cache",
+    help="List the conversion cache (converted models kept for the next runs), or clear it.",
+    short_help="list or clear the conversion cache",
+)
 @click.argument("action", type=click.Choice(["list", "clear"]))
 def cache_command(action: str) -> int:
     from coder.backend.cache_command import run
+
     return run(action)
 
 

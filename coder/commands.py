@@ -65,8 +65,9 @@ def _described_candidates(candidates: list[dict]) -> list[Text]:
     return lines
 
 
-def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit: str | None,
-                 keep_existing: bool = False) -> int:
+def patch_script(
+    name: str, path: str, script_args: list[str], diff: bool, emit: str | None, keep_existing: bool = False
+) -> int:
     call = engine.optimizer_call_for(name)  # an unknown name fails before the script is read
     try:
         source, encoding = read_script(path)
@@ -80,6 +81,7 @@ def patch_script(name: str, path: str, script_args: list[str], diff: bool, emit:
     if emit is not None:
         return _emit(outcome.source, emit, encoding, path)
     from coder.runner import run
+
     return run(outcome.source, path, script_args, original=source)
 
 

@@ -52,6 +52,7 @@ class Settings:
 
 # -- parsers: text (stripped, not empty) to value, or ValueError ------------------------------
 
+
 def switch(text: str) -> bool:
     word = text.lower()
     if word in ON_WORDS or word in OFF_WORDS:
@@ -65,16 +66,19 @@ def whole_number(low: int, high: float = math.inf) -> Callable[[str], int]:
         if not low <= value <= high:
             raise ValueError(text)
         return value
+
     return parse
 
 
 def number(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
     """A finite number in [low, high] (or (low, high] with ``low_open``); nan and inf fail."""
+
     def parse(text: str) -> float:
         value = float(text)
         if not math.isfinite(value) or not low <= value <= high or (low_open and value == low):
             raise ValueError(text)
         return value
+
     return parse
 
 
@@ -82,7 +86,7 @@ def byte_size(text: str) -> int:
     """Bytes, or a number with K, M, G or T (an optional B after it): 512M, 4G, 1.5GB."""
     body = text.upper().removesuffix("B")
     unit = body[-1:] if body[-1:] in SIZE_UNITS else ""
-    value = number(0, math.inf)(body[:len(body) - len(unit)]) * SIZE_UNITS[unit]
+    value = number(0, math.inf)(body[: len(body) - len(unit)]) * SIZE_UNITS[unit]
     if value < 1:
         raise ValueError(text)
     return int(value)
@@ -98,8 +102,10 @@ def folder_or_switch(text: str) -> bool | Path:
 
 def or_off(parse: Callable[[str], object], off: object = None) -> Callable[[str], object]:
     """``parse``, or ``off`` for an off word other than 0."""
+
     def parse_or_off(text: str) -> object:
         return off if text.lower() in OFF_NAMES else parse(text)
+
     return parse_or_off
 
 
@@ -117,6 +123,7 @@ def file_path(text: str) -> str:
 
 
 # -- the table ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -140,57 +147,156 @@ SWITCH_BAD = ("2", "-1", "maybe", "nan")
 COUNT_BAD = ("abc", "0", "-1", "2.5", "nan", "inf")
 SECONDS_BAD = ("xyz", "0", "-1", "nan", "inf", "-inf")
 VARIABLES = (
-    Variable("CODER_CACHE", folder_or_switch, True, "$XDG_CACHE_HOME/coder or ~/.cache/coder",
-             "a folder, or off", "where converted models are kept (python -m coder cache list)",
-             good=(("/tmp/coder-cache", Path("/tmp/coder-cache")), ("off", False), ("on", True))),
-    Variable("CODER_CACHE_SIZE", byte_size, 4 << 30, "4G",
-             "a size above 0: bytes, or a number with K, M, G or T such as 512M",
-             "the cache's size; the least recently used entries go past it",
-             good=(("512M", 512 << 20), ("4G", 4 << 30), ("1.5GB", 3 << 29), ("1000", 1000)),
-             bad=("abc", "-1", "0", "nan", "inf", "4X", "G")),
-    Variable("CODER_CALIB_CALLS", whole_number(1, 1000), 4, "4", "a whole number from 1 to 1000",
-             "INT8 without calib_data: the script's calls whose inputs calibrate",
-             good=(("1", 1), ("8", 8), ("1000", 1000)), bad=COUNT_BAD + ("1001",)),
-    Variable("CODER_CONVERSION_BUDGET", or_off(number(0, math.inf, low_open=True), math.inf), None,
-             "20 calls of the original, at least 60 s (no limit with CODER_NEVER_SLOWER=0)",
-             "a number of seconds above 0, or off", "how long one conversion may take before it is stopped",
-             good=(("30", 30.0), ("0.5", 0.5), ("off", math.inf)), bad=SECONDS_BAD + ("on",)),
-    Variable("CODER_CPUINFO", or_off(readable_file), None, "/proc/cpuinfo", "a readable cpuinfo file, or off",
-             "another CPU's /proc/cpuinfo text: coder decides as on that CPU",
-             good=(("/proc/cpuinfo", Path("/proc/cpuinfo")), ("off", None)), bad=("/no/such/cpuinfo",)),
-    Variable("CODER_DEBUG", switch, False, "off", SWITCH,
-             "a library's whole error and its held output behind a one-line message, a line when a "
-             "conversion starts, and coder's own frames in an interrupted script's traceback",
-             good=SWITCH_GOOD, bad=SWITCH_BAD),
-    Variable("CODER_MAX_DROP", or_off(number(0, 1)), None, "none (each precision's tolerance)",
-             "a number from 0 to 1, or off", "the accuracy check's criterion (--max-drop sets it)",
-             good=(("0.01", 0.01), ("0", 0.0), ("1", 1.0), ("off", None)), bad=("abc", "-0.1", "1.5", "nan", "inf")),
-    Variable("CODER_NEVER_SLOWER", switch, True, "on", SWITCH,
-             "a runtime not faster than the original on the first calls is not used",
-             good=SWITCH_GOOD, bad=SWITCH_BAD),
-    Variable("CODER_QUIET", switch, False, "off", SWITCH,
-             "no closing line per model, no tuning table", good=SWITCH_GOOD, bad=SWITCH_BAD),
-    Variable("CODER_RECORD", or_off(file_path), None, "none (no recording)", "a file path, or off",
-             "-o auto sets it for each run: the JSON file of its timings",
-             good=(("/tmp/run.json", "/tmp/run.json"), ("off", None)), bad=("1", "on")),
-    Variable("CODER_RECORD_CALLS", whole_number(1), 20, "20", "a whole number from 1 up",
-             "-o auto (--calls): timed calls per run", good=(("5", 5), ("20", 20)), bad=COUNT_BAD),
-    Variable("CODER_RECORD_CHECKS", whole_number(1, 1000), 3, "3", "a whole number from 1 to 1000",
-             "-o auto: calls after the warm-up before timing starts", good=(("1", 1), ("3", 3)),
-             bad=COUNT_BAD + ("1001",)),
-    Variable("CODER_RECORD_INPUTS", whole_number(1, 1000), 8, "8", "a whole number from 1 to 1000",
-             "-o auto: the script's inputs kept to replay", good=(("1", 1), ("8", 8)), bad=COUNT_BAD + ("1001",)),
-    Variable("CODER_RECORD_SECONDS", number(0, math.inf, low_open=True), 10.0, "10",
-             "a number of seconds above 0", "-o auto (--budget): time for the timed calls per run",
-             good=(("10", 10.0), ("0.5", 0.5)), bad=SECONDS_BAD),
+    Variable(
+        "CODER_CACHE",
+        folder_or_switch,
+        True,
+        "$XDG_CACHE_HOME/coder or ~/.cache/coder",
+        "a folder, or off",
+        "where converted models are kept (python -m coder cache list)",
+        good=(("/tmp/coder-cache", Path("/tmp/coder-cache")), ("off", False), ("on", True)),
+    ),
+    Variable(
+        "CODER_CACHE_SIZE",
+        byte_size,
+        4 << 30,
+        "4G",
+        "a size above 0: bytes, or a number with K, M, G or T such as 512M",
+        "the cache's size; the least recently used entries go past it",
+        good=(("512M", 512 << 20), ("4G", 4 << 30), ("1.5GB", 3 << 29), ("1000", 1000)),
+        bad=("abc", "-1", "0", "nan", "inf", "4X", "G"),
+    ),
+    Variable(
+        "CODER_CALIB_CALLS",
+        whole_number(1, 1000),
+        4,
+        "4",
+        "a whole number from 1 to 1000",
+        "INT8 without calib_data: the script's calls whose inputs calibrate",
+        good=(("1", 1), ("8", 8), ("1000", 1000)),
+        bad=COUNT_BAD + ("1001",),
+    ),
+    Variable(
+        "CODER_CONVERSION_BUDGET",
+        or_off(number(0, math.inf, low_open=True), math.inf),
+        None,
+        "20 calls of the original, at least 60 s (no limit with CODER_NEVER_SLOWER=0)",
+        "a number of seconds above 0, or off",
+        "how long one conversion may take before it is stopped",
+        good=(("30", 30.0), ("0.5", 0.5), ("off", math.inf)),
+        bad=SECONDS_BAD + ("on",),
+    ),
+    Variable(
+        "CODER_CPUINFO",
+        or_off(readable_file),
+        None,
+        "/proc/cpuinfo",
+        "a readable cpuinfo file, or off",
+        "another CPU's /proc/cpuinfo text: coder decides as on that CPU",
+        good=(("/proc/cpuinfo", Path("/proc/cpuinfo")), ("off", None)),
+        bad=("/no/such/cpuinfo",),
+    ),
+    Variable(
+        "CODER_DEBUG",
+        switch,
+        False,
+        "off",
+        SWITCH,
+        "a library's whole error and its held output behind a one-line message, a line when a "
+        "conversion starts, and coder's own frames in an interrupted script's traceback",
+        good=SWITCH_GOOD,
+        bad=SWITCH_BAD,
+    ),
+    Variable(
+        "CODER_MAX_DROP",
+        or_off(number(0, 1)),
+        None,
+        "none (each precision's tolerance)",
+        "a number from 0 to 1, or off",
+        "the accuracy check's criterion (--max-drop sets it)",
+        good=(("0.01", 0.01), ("0", 0.0), ("1", 1.0), ("off", None)),
+        bad=("abc", "-0.1", "1.5", "nan", "inf"),
+    ),
+    Variable(
+        "CODER_NEVER_SLOWER",
+        switch,
+        True,
+        "on",
+        SWITCH,
+        "a runtime not faster than the original on the first calls is not used",
+        good=SWITCH_GOOD,
+        bad=SWITCH_BAD,
+    ),
+    Variable(
+        "CODER_QUIET",
+        switch,
+        False,
+        "off",
+        SWITCH,
+        "no closing line per model, no tuning table",
+        good=SWITCH_GOOD,
+        bad=SWITCH_BAD,
+    ),
+    Variable(
+        "CODER_RECORD",
+        or_off(file_path),
+        None,
+        "none (no recording)",
+        "a file path, or off",
+        "-o auto sets it for each run: the JSON file of its timings",
+        good=(("/tmp/run.json", "/tmp/run.json"), ("off", None)),
+        bad=("1", "on"),
+    ),
+    Variable(
+        "CODER_RECORD_CALLS",
+        whole_number(1),
+        20,
+        "20",
+        "a whole number from 1 up",
+        "-o auto (--calls): timed calls per run",
+        good=(("5", 5), ("20", 20)),
+        bad=COUNT_BAD,
+    ),
+    Variable(
+        "CODER_RECORD_CHECKS",
+        whole_number(1, 1000),
+        3,
+        "3",
+        "a whole number from 1 to 1000",
+        "-o auto: calls after the warm-up before timing starts",
+        good=(("1", 1), ("3", 3)),
+        bad=COUNT_BAD + ("1001",),
+    ),
+    Variable(
+        "CODER_RECORD_INPUTS",
+        whole_number(1, 1000),
+        8,
+        "8",
+        "a whole number from 1 to 1000",
+        "-o auto: the script's inputs kept to replay",
+        good=(("1", 1), ("8", 8)),
+        bad=COUNT_BAD + ("1001",),
+    ),
+    Variable(
+        "CODER_RECORD_SECONDS",
+        number(0, math.inf, low_open=True),
+        10.0,
+        "10",
+        "a number of seconds above 0",
+        "-o auto (--budget): time for the timed calls per run",
+        good=(("10", 10.0), ("0.5", 0.5)),
+        bad=SECONDS_BAD,
+    ),
 )
 
 
 def markdown_table() -> str:
     """The table of docs/SETTINGS.md (a test keeps the two the same)."""
     types = {field.name: field.type for field in fields(Settings)}
-    rows = ["| variable | what it changes | type | default | accepted values | examples |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| variable | what it changes | type | default | accepted values | examples |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for v in VARIABLES:
         examples = ", ".join(f"`{text}`" for text, _ in v.good)
         kind = types[v.field].replace(" | ", "` or `")
@@ -207,8 +313,9 @@ def value_of(variable: Variable, environ: Mapping[str, str]) -> tuple[object, st
         return variable.parse(text), None
     except ValueError:
         shown = text if text.isprintable() else repr(text)  # one line, whatever the value holds
-        return variable.default, (f"coder: {variable.name}={shown} ignored (expected {variable.accepted}): "
-                                  f"using {variable.default_text}")
+        return variable.default, (
+            f"coder: {variable.name}={shown} ignored (expected {variable.accepted}): using {variable.default_text}"
+        )
 
 
 def read(environ: Mapping[str, str]) -> tuple[Settings, list[str]]:

@@ -18,16 +18,26 @@ from coder.commands import print_diff, unified_diff
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "coder" / "examples" / "resnet_inference.py"
 # runs the CLI, then says on the last stderr line whether torch got imported
-PROBE = ("import sys\nfrom coder.cli import main\ncode = main(sys.argv[1:])\n"
-         "print('torch imported' if 'torch' in sys.modules else 'torch not imported', file=sys.stderr)\n"
-         "sys.exit(code)\n")
+PROBE = (
+    "import sys\nfrom coder.cli import main\ncode = main(sys.argv[1:])\n"
+    "print('torch imported' if 'torch' in sys.modules else 'torch not imported', file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
 
 
 def coder(*args, cwd=None, path=()) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*map(str, path), str(ROOT),
-                                                                     os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, timeout=120)  # this checkout's coder, whatever the cwd
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [*map(str, path), str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=120,
+    )  # this checkout's coder, whatever the cwd
 
 
 def errors(result) -> list[str]:
@@ -81,8 +91,12 @@ def test_inspect_json_and_text_without_torch():
     assert json.loads(result.stdout) == {
         "models": [{"var": "model", "line": 23, "ready_line": 24, "scope": "main"}],
         "inference": [{"model": "model", "line": 29}, {"model": "model", "line": 32}],
-        "loaders": [], "warnings": [],
-        "candidates": [{"var": "model", "line": 23, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}]}
+        "loaders": [],
+        "warnings": [],
+        "candidates": [
+            {"var": "model", "line": 23, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}
+        ],
+    }
     text = coder("--inspect", EXAMPLE).stdout.splitlines()
     assert text[0] == f"{EXAMPLE}: 1 model(s)" and text[3] == "loaders: none"
     assert text[2].split() == ["model", "23", "main", "24", "29,", "32"] and "\033[" not in "".join(text)
@@ -100,34 +114,46 @@ def test_list_without_ipex_names_the_nearest_alternative(tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['intel_extension_for_pytorch'] = None\n")
     listing = coder("--list", path=[tmp_path]).stdout
     entries = dict(zip(*[iter(line.strip() for line in listing.splitlines()[1:])] * 2))
-    nearest = {name.split()[0]: text.split("nearest available here: ")[1].split(";")[0]
-               for name, text in entries.items() if "nearest" in text}
+    nearest = {
+        name.split()[0]: text.split("nearest available here: ")[1].split(";")[0]
+        for name, text in entries.items()
+        if "nearest" in text
+    }
     # a name this CPU cannot run says so instead (Zen 3: no IPEX BF16 without AVX-512)
     runnable = {name for name in transforms.names() if transforms.get(name).verdict(this_cpu()).kind != "unsupported"}
     assert nearest == {name: near for name, near in ALTERNATIVES.items() if name in runnable}
 
 
-ALTERNATIVES = {"nano_fp32_ipex": "nano_jit_fp32", "nano_fp32_ipex_channels_last": "nano_fp32_channels_last",
-                "nano_bf16_ipex": "nano_bf16", "nano_bf16_ipex_channels_last": "nano_bf16_channels_last",
-                "nano_jit_fp32_ipex": "nano_jit_fp32",
-                "nano_jit_fp32_ipex_channels_last": "nano_jit_fp32_channels_last",
-                "nano_jit_bf16_ipex": "nano_jit_bf16",
-                "nano_jit_bf16_ipex_channels_last": "nano_jit_bf16_channels_last"}
+ALTERNATIVES = {
+    "nano_fp32_ipex": "nano_jit_fp32",
+    "nano_fp32_ipex_channels_last": "nano_fp32_channels_last",
+    "nano_bf16_ipex": "nano_bf16",
+    "nano_bf16_ipex_channels_last": "nano_bf16_channels_last",
+    "nano_jit_fp32_ipex": "nano_jit_fp32",
+    "nano_jit_fp32_ipex_channels_last": "nano_jit_fp32_channels_last",
+    "nano_jit_bf16_ipex": "nano_jit_bf16",
+    "nano_jit_bf16_ipex_channels_last": "nano_jit_bf16_channels_last",
+}
 
 
 def test_unknown_name_is_one_line_with_close_names():
     result = coder("-o", "nano_jit_bf16_ipx", "--diff", EXAMPLE)
     assert result.returncode == 2
-    assert errors(result) == ["coder: unknown transform 'nano_jit_bf16_ipx'; did you mean nano_jit_bf16_ipex, "
-                              "nano_jit_bf16, nano_bf16_ipex? (see --list)"]
+    assert errors(result) == [
+        "coder: unknown transform 'nano_jit_bf16_ipx'; did you mean nano_jit_bf16_ipex, "
+        "nano_jit_bf16, nano_bf16_ipex? (see --list)"
+    ]
 
 
-@pytest.mark.parametrize("content,message", [
-    ("x = 1\ndef f(:\n", "s.py:2:7: invalid syntax"),
-    (b"\x89PNG\r\n\x1a\n\0\0", "s.py: not a Python script (binary content)"),
-    (b"x = '\xe9'\n", "s.py: cannot decode the script: not valid UTF-8, and no coding declaration"),
-    (b"# -*- coding: ascii -*-\nx = '\xe9'\n", "s.py: cannot decode the script: not valid ascii at byte 29"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("x = 1\ndef f(:\n", "s.py:2:7: invalid syntax"),
+        (b"\x89PNG\r\n\x1a\n\0\0", "s.py: not a Python script (binary content)"),
+        (b"x = '\xe9'\n", "s.py: cannot decode the script: not valid UTF-8, and no coding declaration"),
+        (b"# -*- coding: ascii -*-\nx = '\xe9'\n", "s.py: cannot decode the script: not valid ascii at byte 29"),
+    ],
+)
 def test_bad_scripts_are_one_line_exit_2(tmp_path, content, message):
     path = tmp_path / "s.py"
     path.write_bytes(content.encode() if isinstance(content, str) else content)
@@ -137,13 +163,20 @@ def test_bad_scripts_are_one_line_exit_2(tmp_path, content, message):
 
 def test_missing_script_and_directory(tmp_path):
     assert errors(coder("-o", "nano_bf16", "nope.py", cwd=tmp_path)) == [
-        "coder: nope.py: cannot read: No such file or directory"]
+        "coder: nope.py: cannot read: No such file or directory"
+    ]
     assert errors(coder("-o", "nano_bf16", ".", cwd=tmp_path)) == ["coder: .: cannot read: Is a directory"]
 
 
 def test_usage_errors_are_one_line():
-    for args in ([], ["-o", "nano_bf16"], ["--frobnicate"], ["--calls", "0", "-o", "auto", "s.py"],
-                 ["-o", "nano_bf16", "--apply", "s.py"], ["-o"]):
+    for args in (
+        [],
+        ["-o", "nano_bf16"],
+        ["--frobnicate"],
+        ["--calls", "0", "-o", "auto", "s.py"],
+        ["-o", "nano_bf16", "--apply", "s.py"],
+        ["-o"],
+    ):
         result = coder(*args)
         assert result.returncode == 2 and len(errors(result)) == 1 and "Traceback" not in result.stderr
         assert errors(result)[0].startswith("coder: ") and errors(result)[0].endswith("(see python -m coder --help)")
@@ -159,8 +192,10 @@ def test_run_is_the_script_as_main_with_its_argv_file_path_and_exit_code(tmp_pat
     folder = tmp_path / "app"
     folder.mkdir()
     write(folder / "helper.py", "VALUE = 42\n")
-    write(folder / "main.py", "import sys\nimport helper\n"
-          "print(__name__, __file__, sys.argv, helper.VALUE)\nsys.exit(3)\n")
+    write(
+        folder / "main.py",
+        "import sys\nimport helper\nprint(__name__, __file__, sys.argv, helper.VALUE)\nsys.exit(3)\n",
+    )
     result = coder("-o", "nano_bf16", "app/main.py", "--steps", "2", "-x", cwd=tmp_path)
     assert result.returncode == 3
     assert result.stdout == "__main__ app/main.py ['app/main.py', '--steps', '2', '-x'] 42\n"
@@ -171,7 +206,7 @@ def test_script_failure_shows_the_scripts_traceback(tmp_path):
     write(tmp_path / "boom.py", "def f():\n    raise ValueError('bad input')\nf()\n")
     result = coder("-o", "nano_bf16", "boom.py", cwd=tmp_path)
     assert result.returncode == 1
-    assert 'File "boom.py", line 2, in f\n    raise ValueError(\'bad input\')' in result.stderr
+    assert "File \"boom.py\", line 2, in f\n    raise ValueError('bad input')" in result.stderr
     assert "coder/runner.py" not in result.stderr and result.stderr.count("File ") == 2
 
 
@@ -180,9 +215,11 @@ def test_keep_existing_leaves_an_optimized_model_and_names_its_line():
     assert "-model = ipex.optimize(model, dtype=torch.bfloat16)\n" in coder("-o", "nano_bf16", "--diff", script).stdout
     result = coder("-o", "nano_bf16", "--keep-existing", "--diff", script)
     assert result.stdout == ""
-    assert errors(result) == [f"{script}:6:1: C101 'model' is already optimized with ipex.optimize "
-                              "(line 10): not adding a second optimization",
-                              f"{script}: C003 nothing to change: the script is left unchanged"]
+    assert errors(result) == [
+        f"{script}:6:1: C101 'model' is already optimized with ipex.optimize "
+        "(line 10): not adding a second optimization",
+        f"{script}: C003 nothing to change: the script is left unchanged",
+    ]
 
 
 def test_auto_dispatch_with_its_options(monkeypatch):
@@ -190,14 +227,52 @@ def test_auto_dispatch_with_its_options(monkeypatch):
 
     calls = []
     monkeypatch.setattr(coder.auto, "run", lambda *args: calls.append(args) or 0)
-    code = cli.main(["-o", "auto", "--only", "nano_bf16,nano_int8", "--exclude", "nano_fp32_ipex", "--json", "r.json",
-                     "--plot", "r.png", "--timeout", "30", "--calls", "5", "--budget", "2.5", "-v", "--apply",
-                     "--emit-best", "best.py", "s.py", "--batch", "2"])
+    code = cli.main(
+        [
+            "-o",
+            "auto",
+            "--only",
+            "nano_bf16,nano_int8",
+            "--exclude",
+            "nano_fp32_ipex",
+            "--json",
+            "r.json",
+            "--plot",
+            "r.png",
+            "--timeout",
+            "30",
+            "--calls",
+            "5",
+            "--budget",
+            "2.5",
+            "-v",
+            "--apply",
+            "--emit-best",
+            "best.py",
+            "s.py",
+            "--batch",
+            "2",
+        ]
+    )
     assert code == 0
-    assert calls == [("s.py", ["--batch", "2"], {"only": ["nano_bf16", "nano_int8"], "exclude": ["nano_fp32_ipex"],
-                                                "json": "r.json", "plot": "r.png", "timeout": 30.0, "calls": 5,
-                                                "budget": 2.5, "verbose": True, "apply": True,
-                                                "emit_best": "best.py"})]
+    assert calls == [
+        (
+            "s.py",
+            ["--batch", "2"],
+            {
+                "only": ["nano_bf16", "nano_int8"],
+                "exclude": ["nano_fp32_ipex"],
+                "json": "r.json",
+                "plot": "r.png",
+                "timeout": 30.0,
+                "calls": 5,
+                "budget": 2.5,
+                "verbose": True,
+                "apply": True,
+                "emit_best": "best.py",
+            },
+        )
+    ]
 
 
 def test_auto_unavailable_is_one_line(monkeypatch, capsys):
@@ -217,8 +292,14 @@ def test_diff_is_coloured_on_a_real_terminal():
 
     leader, follower = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm"}
-    process = subprocess.run([sys.executable, "-m", "coder", "-o", "nano_bf16", "--diff", str(EXAMPLE)],
-                             stdout=follower, stderr=subprocess.DEVNULL, cwd=ROOT, env=env, timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-m", "coder", "-o", "nano_bf16", "--diff", str(EXAMPLE)],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     os.close(follower)
     output = b""
     while chunk := _read(leader):
@@ -242,18 +323,26 @@ def test_baseline_pseudo_transform_for_auto():
     assert "original" not in coder("--list").stdout
 
 
-@pytest.mark.parametrize("argv,call", [
-    (["-o", "nano_bf16", "s.py", "-o", "y", "--json", "--help"],
-     ("nano_bf16", "s.py", ["-o", "y", "--json", "--help"], False, None)),
-    (["-onano_bf16", "--emit=out.py", "s.py", "--flag"], ("nano_bf16", "s.py", ["--flag"], False, "out.py")),
-    (["-o", "nano_bf16", "--diff", "--", "-weird.py", "a"], ("nano_bf16", "-weird.py", ["a"], True, None)),
-])
+@pytest.mark.parametrize(
+    "argv,call",
+    [
+        (
+            ["-o", "nano_bf16", "s.py", "-o", "y", "--json", "--help"],
+            ("nano_bf16", "s.py", ["-o", "y", "--json", "--help"], False, None),
+        ),
+        (["-onano_bf16", "--emit=out.py", "s.py", "--flag"], ("nano_bf16", "s.py", ["--flag"], False, "out.py")),
+        (["-o", "nano_bf16", "--diff", "--", "-weird.py", "a"], ("nano_bf16", "-weird.py", ["a"], True, None)),
+    ],
+)
 def test_arguments_after_the_script_are_the_scripts(monkeypatch, argv, call):
     import coder.commands
 
     calls = []
-    monkeypatch.setattr(coder.commands, "patch_script", lambda name, path, args, diff, emit, keep_existing: calls.append(
-        (name, path, args, diff, emit)) or 0)
+    monkeypatch.setattr(
+        coder.commands,
+        "patch_script",
+        lambda name, path, args, diff, emit, keep_existing: calls.append((name, path, args, diff, emit)) or 0,
+    )
     assert cli.main(argv) == 0 and calls == [call]
 
 

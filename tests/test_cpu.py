@@ -13,12 +13,16 @@ from coder import transforms
 from coder.backend.cpu import capability_of, parse_cpuinfo, read_cpu, this_cpu
 
 SAMPLES = Path(__file__).parent / "cpuinfo"
-IPEX_FP32 = {"nano_fp32_ipex", "nano_fp32_ipex_channels_last", "nano_jit_fp32_ipex",
-             "nano_jit_fp32_ipex_channels_last"}
+IPEX_FP32 = {"nano_fp32_ipex", "nano_fp32_ipex_channels_last", "nano_jit_fp32_ipex", "nano_jit_fp32_ipex_channels_last"}
 IPEX_BF16 = {"nano_bf16_ipex", "nano_bf16_ipex_channels_last"}
 IPEX_JIT_BF16 = {"nano_jit_bf16_ipex", "nano_jit_bf16_ipex_channels_last"}
-TORCH_BF16 = {"nano_bf16", "nano_bf16_channels_last", "nano_jit_bf16", "nano_jit_bf16_channels_last",
-              "nano_compile_bf16"}
+TORCH_BF16 = {
+    "nano_bf16",
+    "nano_bf16_channels_last",
+    "nano_jit_bf16",
+    "nano_jit_bf16_channels_last",
+    "nano_compile_bf16",
+}
 
 
 def sample(name: str):
@@ -30,16 +34,21 @@ def verdicts(cpu) -> dict[str, str]:
 
 
 def expected(emulated=frozenset(), unsupported=frozenset()) -> dict[str, str]:
-    return {name: "unsupported" if name in unsupported else "emulated" if name in emulated else "native"
-            for name in transforms.names()}
+    return {
+        name: "unsupported" if name in unsupported else "emulated" if name in emulated else "native"
+        for name in transforms.names()
+    }
 
 
-@pytest.mark.parametrize("name, kind, capability", [
-    ("zen3", "AVX2 only (no AVX-512, no BF16, no VNNI)", "AVX2"),
-    ("zen4", "AVX-512 + BF16 + VNNI", "AVX512"),
-    ("sapphire_rapids", "AMX", "AVX512"),
-    ("skylake_sp", "AVX-512 (no BF16, no VNNI)", "AVX512"),
-])
+@pytest.mark.parametrize(
+    "name, kind, capability",
+    [
+        ("zen3", "AVX2 only (no AVX-512, no BF16, no VNNI)", "AVX2"),
+        ("zen4", "AVX-512 + BF16 + VNNI", "AVX512"),
+        ("sapphire_rapids", "AMX", "AVX512"),
+        ("skylake_sp", "AVX-512 (no BF16, no VNNI)", "AVX512"),
+    ],
+)
 def test_samples_are_read_as_their_kind(name, kind, capability):
     cpu = sample(name)
     assert cpu.kind == kind and cpu.capability == capability
@@ -47,8 +56,7 @@ def test_samples_are_read_as_their_kind(name, kind, capability):
 
 
 def test_zen3_avx2_only():
-    assert verdicts(sample("zen3")) == expected(emulated=IPEX_FP32 | TORCH_BF16,
-                                                unsupported=IPEX_BF16 | IPEX_JIT_BF16)
+    assert verdicts(sample("zen3")) == expected(emulated=IPEX_FP32 | TORCH_BF16, unsupported=IPEX_BF16 | IPEX_JIT_BF16)
 
 
 def test_skylake_avx512_without_bf16():
@@ -96,8 +104,9 @@ def test_this_machine_is_read_once_and_matches_torch_when_loaded():
 
 def list_json(cpuinfo: Path | None = None) -> dict:
     env = {**os.environ, **({"CODER_CPUINFO": str(cpuinfo)} if cpuinfo else {})}
-    result = subprocess.run([sys.executable, "-m", "coder", "--list", "--json"], capture_output=True,
-                            text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "coder", "--list", "--json"], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(result.stdout)
 
 
@@ -121,8 +130,9 @@ def test_list_json_on_a_recorded_zen3():
 
 def test_list_names_the_cpu_and_every_verdict():
     env = {**os.environ, "CODER_CPUINFO": str(SAMPLES / "zen3.txt")}
-    lines = subprocess.run([sys.executable, "-m", "coder", "--list"], capture_output=True, text=True,
-                           env=env, check=True).stdout.splitlines()
+    lines = subprocess.run(
+        [sys.executable, "-m", "coder", "--list"], capture_output=True, text=True, env=env, check=True
+    ).stdout.splitlines()
     assert lines[0].startswith("CPU: AMD EPYC 7B13: AVX2 only")
     assert "[unsupported on this CPU: IPEX BF16 needs AVX-512]" in "\n".join(lines)
     assert sum("emulated on this CPU" in line for line in lines) == len(IPEX_FP32 | TORCH_BF16)

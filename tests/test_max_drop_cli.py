@@ -19,8 +19,9 @@ SMALL = ("--batch-size", "2", "--steps", "1")
 
 def coder(*args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "coder", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "coder", *map(str, args)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
 
 
 def coder_lines(stderr: str) -> list[str]:
@@ -58,8 +59,22 @@ def test_a_loose_value_accepts_the_transform():
 @pytest.mark.slow
 def test_auto_shows_the_rows_over_it_and_never_picks_them(tmp_path):
     report = tmp_path / "auto.json"
-    done = coder("-o", "auto", "--only", "nano_bf16,nano_int8_dynamic", "--exclude", "original", "--max-drop", "0.008",
-                 "--calls", "3", "--json", report, EXAMPLE, *SMALL)
+    done = coder(
+        "-o",
+        "auto",
+        "--only",
+        "nano_bf16,nano_int8_dynamic",
+        "--exclude",
+        "original",
+        "--max-drop",
+        "0.008",
+        "--calls",
+        "3",
+        "--json",
+        report,
+        EXAMPLE,
+        *SMALL,
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(report.read_text())
     results = {r["method"]: r for r in data["results"]}

@@ -14,7 +14,8 @@ from coder.own_lines import own_lines
 ROOT = Path(__file__).resolve().parents[1]
 # name: (script, the line that raises)
 SCRIPTS = {
-    "in_an_injected_with": ("""\
+    "in_an_injected_with": (
+        """\
 import torch
 
 model = torch.nn.Linear(4, 2).eval()
@@ -23,8 +24,11 @@ for step in range(2):
     y = model(x)
     if step == 1:
         raise RuntimeError("stopped at step 1")
-""", 8),
-    "in_a_with_gaining_an_item": ("""\
+""",
+        8,
+    ),
+    "in_a_with_gaining_an_item": (
+        """\
 import torch
 
 model = torch.nn.Linear(4, 2)
@@ -32,8 +36,11 @@ model.eval()
 with torch.no_grad():
     y = model(torch.ones(1, 4))
     assert y.shape == (1, 3), "wrong shape"
-""", 7),
-    "in_a_decorated_function": ('''\
+""",
+        7,
+    ),
+    "in_a_decorated_function": (
+        '''\
 import torch
 
 model = torch.nn.Linear(4, 2).eval()
@@ -47,15 +54,23 @@ def predict(batch):
 
 
 print(predict(torch.ones(3, 4)))
-''', 10),
+''',
+        10,
+    ),
 }
 TRANSFORMS = ("nano_jit_fp32", "nano_bf16")
 
 
 def run_coder(name: str, script: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "coder", "-o", name, script.name], capture_output=True, text=True,
-                          cwd=script.parent, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "coder", "-o", name, script.name],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("case", sorted(SCRIPTS))
@@ -88,11 +103,19 @@ def test_injected_lines_take_their_nearest_original_neighbour():
 
 def test_a_syntax_warning_names_the_users_line_once(tmp_path):
     script = tmp_path / "script.py"
-    script.write_text('import re\nimport torch\n\nmodel = torch.nn.Linear(4, 2).eval()\nfor _ in range(2):\n'
-                      '    y = model(torch.ones(1, 4))\nprint(re.findall("\\d", "a1"))\n')
+    script.write_text(
+        "import re\nimport torch\n\nmodel = torch.nn.Linear(4, 2).eval()\nfor _ in range(2):\n"
+        '    y = model(torch.ones(1, 4))\nprint(re.findall("\\d", "a1"))\n'
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "always"}
-    result = subprocess.run([sys.executable, "-m", "coder", "-o", "nano_jit_fp32", "script.py"], capture_output=True,
-                            text=True, cwd=tmp_path, env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "coder", "-o", "nano_jit_fp32", "script.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0 and result.stdout == "['1']\n", result.stderr
     said = [line for line in result.stderr.splitlines() if "invalid escape sequence" in line]
     assert len(said) == 1 and said[0].startswith("script.py:7: "), result.stderr

@@ -33,8 +33,14 @@ print(y.shape)
 def test_exports_and_saves_after_inference_hold_the_original_model(tmp_path):
     (tmp_path / "script.py").write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "coder", "-o", "nano_jit_fp32", "script.py"], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "coder", "-o", "nano_jit_fp32", "script.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("torch.Size([3, 2])\n")  # after what torch.onnx prints
     torch.manual_seed(0)

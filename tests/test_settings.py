@@ -24,8 +24,7 @@ VARIABLE = {v.name: v for v in settings.VARIABLES}
 
 
 def refused_line(variable: settings.Variable, text: str) -> str:
-    return (f"coder: {variable.name}={text} ignored (expected {variable.accepted}): "
-            f"using {variable.default_text}")
+    return f"coder: {variable.name}={text} ignored (expected {variable.accepted}): using {variable.default_text}"
 
 
 def test_one_entry_per_field_in_order():
@@ -117,8 +116,11 @@ CODER_READ = re.compile(r"""environ(\.get\(|\[)\s*["']CODER_""")
 
 
 def test_no_module_but_settings_reads_a_coder_variable():
-    readers = [path.relative_to(ROOT).as_posix() for path in sorted((ROOT / "coder").rglob("*.py"))
-               if CODER_READ.search(path.read_text())]
+    readers = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / "coder").rglob("*.py"))
+        if CODER_READ.search(path.read_text())
+    ]
     assert readers == []
 
 
@@ -143,10 +145,14 @@ print("done", tuple(y.shape))
 
 
 def coder(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ, **env,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "coder", *args], capture_output=True, text=True, cwd=cwd,
-                          env=environ, timeout=600)
+    environ = {
+        **os.environ,
+        **env,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "coder", *args], capture_output=True, text=True, cwd=cwd, env=environ, timeout=600
+    )
 
 
 def coder_lines(stderr: str, about: str) -> list[str]:
@@ -163,7 +169,8 @@ def test_bad_calib_calls_runs_the_int8_script(tmp_path):
     done = run_script(tmp_path, "nano_int8", CODER_CALIB_CALLS="abc")
     assert done.returncode == 0 and done.stdout == "done (4, 4)\n"
     assert coder_lines(done.stderr, "CODER_CALIB_CALLS") == [
-        "coder: CODER_CALIB_CALLS=abc ignored (expected a whole number from 1 to 1000): using 4"]
+        "coder: CODER_CALIB_CALLS=abc ignored (expected a whole number from 1 to 1000): using 4"
+    ]
     assert "Traceback" not in done.stderr
 
 

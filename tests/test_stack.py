@@ -32,8 +32,9 @@ def test_list_shows_every_transform_with_its_availability():
     listing = run(sys.executable, "-m", "coder", "--list").stdout
     for entry in transforms.CATALOG:
         assert entry.name in listing and entry.description in listing
-    assert listing.count("[ready, ") == sum(transforms.status(entry, this_cpu())["available"]
-                                            for entry in transforms.CATALOG)
+    assert listing.count("[ready, ") == sum(
+        transforms.status(entry, this_cpu())["available"] for entry in transforms.CATALOG
+    )
 
 
 @pytest.mark.skipif(HAS_IPEX, reason="checks the lane without IPEX")

@@ -23,4 +23,6 @@ pytestmark = pytest.mark.skipif(
 def test_ruff_finds_nothing(command, fix):
     argv = [sys.executable, "-m", "ruff", *command, "--no-cache", "."]
     result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, f"ruff {' '.join(command)} failed ({fix} fixes most):\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, (
+        f"ruff {' '.join(command)} failed ({fix} fixes most):\n{result.stdout}{result.stderr}"
+    )

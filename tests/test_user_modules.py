@@ -40,8 +40,9 @@ def user_folder(tmp_path: Path) -> Path:
 
 def run(*args, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's coder, from any folder
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def markers(folder: Path) -> list[str]:
@@ -61,16 +62,23 @@ def test_a_script_beside_its_own_modules_runs_as_under_python(tmp_path):
 
 def test_diff_inspect_and_list_never_import_the_users_modules(tmp_path):
     folder = user_folder(tmp_path)
-    for args in (("-o", "nano_jit_fp32", "--diff", "script.py"), ("--inspect", "script.py"),
-                 ("--inspect", "script.py", "--json"), ("--list",), ("--list", "--json")):
+    for args in (
+        ("-o", "nano_jit_fp32", "--diff", "script.py"),
+        ("--inspect", "script.py"),
+        ("--inspect", "script.py", "--json"),
+        ("--list",),
+        ("--list", "--json"),
+    ):
         result = run("-m", "coder", *args, cwd=folder)
         assert result.returncode == 0, result.stderr
         assert markers(folder) == [], args
 
 
 def test_the_catalog_is_coder_transforms_and_no_top_level_module():
-    probe = ("import sys, coder.transforms as t, coder.cli, coder.engine, coder.backend\n"
-             "print(t.__name__, sorted(n for n in sys.modules if n.split('.')[0] in %r))" % (OWN_MODULES,))
+    probe = (
+        "import sys, coder.transforms as t, coder.cli, coder.engine, coder.backend\n"
+        "print(t.__name__, sorted(n for n in sys.modules if n.split('.')[0] in %r))" % (OWN_MODULES,)
+    )
     result = run("-c", probe, cwd=ROOT.parent)
     assert result.stdout == "coder.transforms []\n", result.stderr
 

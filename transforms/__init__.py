@@ -37,8 +37,13 @@ def status(entry: Transform, cpu: Cpu) -> dict:
     """Whether ``entry`` can run here: ``--list --json`` gives one of these per transform."""
     verdict = entry.verdict(cpu)
     hint = entry.install_hint()
-    return {"name": entry.name, "available": hint is None and verdict.kind != "unsupported",
-            "verdict": verdict.kind, "reason": verdict.reason, "install": hint}
+    return {
+        "name": entry.name,
+        "available": hint is None and verdict.kind != "unsupported",
+        "verdict": verdict.kind,
+        "reason": verdict.reason,
+        "install": hint,
+    }
 
 
 def alternative(entry: Transform, cpu: Cpu) -> str | None:
@@ -54,5 +59,14 @@ def alternative(entry: Transform, cpu: Cpu) -> str | None:
     return None
 
 
-__all__ = ["CATALOG", "IPEX_STACK_HINT", "Transform", "UnknownTransform", "alternative", "get", "name_for", "names",
-           "status"]
+__all__ = [
+    "CATALOG",
+    "IPEX_STACK_HINT",
+    "Transform",
+    "UnknownTransform",
+    "alternative",
+    "get",
+    "name_for",
+    "names",
+    "status",
+]

@@ -39,9 +39,13 @@ class Transform:
     @property
     def options(self) -> Options:
         kwargs = self.kwargs
-        return Options(kwargs.get("accelerator"), kwargs.get("precision", "fp32"),
-                       bool(kwargs.get("use_ipex")), bool(kwargs.get("channels_last")),
-                       kwargs.get("approach", "static"))
+        return Options(
+            kwargs.get("accelerator"),
+            kwargs.get("precision", "fp32"),
+            bool(kwargs.get("use_ipex")),
+            bool(kwargs.get("channels_last")),
+            kwargs.get("approach", "static"),
+        )
 
     @property
     def requires(self) -> tuple[str, ...]:

@@ -46,8 +46,12 @@ def main() -> None:
         x = torch.rand(args.batch, 3, args.image_size, args.image_size)
         torch.save([x], folder / "in.pt")
         started = time.perf_counter()
-        run = subprocess.run([str(folder / "run_package"), str(folder / "m.pt2"), str(folder / "in.pt"),
-                              str(folder / "out.pt")], check=True, capture_output=True, text=True)
+        run = subprocess.run(
+            [str(folder / "run_package"), str(folder / "m.pt2"), str(folder / "in.pt"), str(folder / "out.pt")],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         seconds["C++ process: load + first call"] = time.perf_counter() - started
         from_cpp = torch.load(folder / "out.pt", weights_only=False)[0]
         with torch.no_grad():

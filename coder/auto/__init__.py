@@ -63,8 +63,9 @@ class Settings:
         return report.context(self.script, self.script_args, self.threads, self.calls, self.budget)
 
     def trial(self, method: str, workdir: Path) -> trial.Trial:
-        return trial.Trial(method, self.script, self.script_args, workdir, self.calls, self.budget, self.threads,
-                           self.max_drop)
+        return trial.Trial(
+            method, self.script, self.script_args, workdir, self.calls, self.budget, self.threads, self.max_drop
+        )
 
 
 def usable_cpus() -> int:
@@ -123,14 +124,14 @@ def run_all(methods: list[str], settings: Settings) -> tuple[list[Result], bool]
     """Every method in turn; a Ctrl-C ends the current one and leaves the rest not run."""
     console.stderr().print(header(methods, settings))
     results: list[Result] = []
-    with Workspace("auto") as workdir, \
-            Display(methods, settings.calls, console.stderr()) as display:
+    with Workspace("auto") as workdir, Display(methods, settings.calls, console.stderr()) as display:
         for method in methods:
             try:
-                outcome = not_runnable(method) or trial.run(settings.trial(method, Path(workdir)),
-                                                            settings.timeout, display.tick)
+                outcome = not_runnable(method) or trial.run(
+                    settings.trial(method, Path(workdir)), settings.timeout, display.tick
+                )
             except KeyboardInterrupt:
-                results += stopped(methods[len(results):], settings, Path(workdir), display)
+                results += stopped(methods[len(results) :], settings, Path(workdir), display)
                 return results, False
             results.append(outcome)
             display.done(outcome)
@@ -139,9 +140,11 @@ def run_all(methods: list[str], settings: Settings) -> tuple[list[Result], bool]
 
 
 def header(methods: list[str], settings: Settings) -> str:
-    text = (f"coder -o auto: {len(methods)} methods on {settings.script}, {settings.threads} threads; "
-            f"each: {settings.calls} timed calls (or {settings.budget:g} s of them) on the script's own inputs, "
-            f"time limit {settings.timeout:.0f} s")
+    text = (
+        f"coder -o auto: {len(methods)} methods on {settings.script}, {settings.threads} threads; "
+        f"each: {settings.calls} timed calls (or {settings.budget:g} s of them) on the script's own inputs, "
+        f"time limit {settings.timeout:.0f} s"
+    )
     return text + busy_warning()
 
 
@@ -150,8 +153,10 @@ def busy_warning() -> str:
     load, cpus = os.getloadavg()[0], usable_cpus()
     if load < cpus * 0.75:
         return ""
-    return (f"\ncoder: the machine is busy (load {load:.1f} on {cpus} CPUs): latencies will be noisy; "
-            f"rerun when it is quiet, or with OMP_NUM_THREADS=1")
+    return (
+        f"\ncoder: the machine is busy (load {load:.1f} on {cpus} CPUs): latencies will be noisy; "
+        f"rerun when it is quiet, or with OMP_NUM_THREADS=1"
+    )
 
 
 def stopped(remaining: list[str], settings: Settings, workdir: Path, display: Display) -> list[Result]:
@@ -197,8 +202,10 @@ def use_best(winner: Result | None, settings: Settings) -> int:
     name = winner.method if winner else ORIGINAL
     if settings.emit_best:
         code = patch_script(name, settings.script, [], diff=False, emit=settings.emit_best)
-        console.stderr().print(f"coder: wrote {settings.emit_best}: {settings.script} with {name}"
-                               + ("" if winner else " (no transform beat the original: the model is left as it is)"))
+        console.stderr().print(
+            f"coder: wrote {settings.emit_best}: {settings.script} with {name}"
+            + ("" if winner else " (no transform beat the original: the model is left as it is)")
+        )
         if code or not settings.apply:
             return code
     console.stderr().print(f"coder: running {settings.script} with {name}")

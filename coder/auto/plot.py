@@ -35,8 +35,7 @@ def draw_bars(axes, timed: list[Result], untimed: list[Result]) -> None:
     longest = max(widths, default=0.0) or 1.0
     axes.set_xlim(0, longest * 1.45)
     for position, result in zip(positions, ordered):
-        axes.text((result.latency_ms or 0.0) + longest * 0.01, position, bar_label(result),
-                  va="center", fontsize=8)
+        axes.text((result.latency_ms or 0.0) + longest * 0.01, position, bar_label(result), va="center", fontsize=8)
 
 
 def colour(result: Result) -> str:

@@ -26,15 +26,27 @@ class Display:
     def __init__(self, methods: list[str], calls: int, console: Console):
         self.console = console
         self.live = console.is_interactive
-        self.progress = Progress(TextColumn("{task.fields[index]}", markup=False),
-                                 TextColumn("{task.description}", markup=False), BarColumn(bar_width=12),
-                                 TextColumn("{task.completed:>3.0f}/{task.total:.0f} calls", markup=False),
-                                 TimeElapsedColumn(), StateColumn(), console=console, disable=not self.live)
+        self.progress = Progress(
+            TextColumn("{task.fields[index]}", markup=False),
+            TextColumn("{task.description}", markup=False),
+            BarColumn(bar_width=12),
+            TextColumn("{task.completed:>3.0f}/{task.total:.0f} calls", markup=False),
+            TimeElapsedColumn(),
+            StateColumn(),
+            console=console,
+            disable=not self.live,
+        )
         width = len(str(len(methods)))
         self.tasks: dict[str, TaskID] = {
-            method: self.progress.add_task(method.ljust(34), total=calls, start=False, index=f"[{i:>{width}}/{len(methods)}]",
-                                           state=Text("waiting", style="dim"))
-            for i, method in enumerate(methods, 1)}
+            method: self.progress.add_task(
+                method.ljust(34),
+                total=calls,
+                start=False,
+                index=f"[{i:>{width}}/{len(methods)}]",
+                state=Text("waiting", style="dim"),
+            )
+            for i, method in enumerate(methods, 1)
+        }
 
     def __enter__(self) -> Display:
         self.progress.start()

@@ -21,14 +21,30 @@ from rich.text import Text
 
 from coder.auto.result import ORIGINAL, Result, Status, best
 
-STATUS_STYLES = {Status.SUCCESSFUL: "green", Status.SLOWER: "yellow", Status.DRIFT_TOO_LARGE: "magenta",
-                 Status.OVER_MAX_DROP: "magenta",
-                 Status.FAIL_TO_CONVERT: "red", Status.TIMEOUT: "red", Status.FAIL_TO_FORWARD: "red",
-                 Status.NO_MODEL_CALL: "red"}
+STATUS_STYLES = {
+    Status.SUCCESSFUL: "green",
+    Status.SLOWER: "yellow",
+    Status.DRIFT_TOO_LARGE: "magenta",
+    Status.OVER_MAX_DROP: "magenta",
+    Status.FAIL_TO_CONVERT: "red",
+    Status.TIMEOUT: "red",
+    Status.FAIL_TO_FORWARD: "red",
+    Status.NO_MODEL_CALL: "red",
+}
 TIE_MARK = "≈"
 # the libraries whose versions decide the figures, by distribution name
-LIBRARIES = ("torch", "torchvision", "intel-extension-for-pytorch", "onnx", "onnxruntime", "openvino", "nncf",
-             "neural-compressor", "torchao", "transformers")
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "intel-extension-for-pytorch",
+    "onnx",
+    "onnxruntime",
+    "openvino",
+    "nncf",
+    "neural-compressor",
+    "torchao",
+    "transformers",
+)
 
 
 def number(value, spec: str, suffix: str = "") -> str:
@@ -91,8 +107,13 @@ def narrowest(grid: Table, results: list[Result], verbose: bool) -> int:
 def laid_out(results: list[Result], columns: list[Column], verbose: bool, left_out: list[str]) -> Table:
     winner = best(results)
     tied = set(winner.ties) if winner else set()
-    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, caption_justify="left",
-                 caption=caption(results, winner, verbose, left_out))
+    grid = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        caption_justify="left",
+        caption=caption(results, winner, verbose, left_out),
+    )
     grid.add_column("method", no_wrap=True)
     grid.add_column("status", overflow="fold")
     for column in columns:
@@ -102,8 +123,13 @@ def laid_out(results: list[Result], columns: list[Column], verbose: bool, left_o
     for result in results:
         status = Text(result.label if verbose else str(result.status), style=STATUS_STYLES.get(result.status, "dim"))
         mark = [TIE_MARK if result.method in tied else ""] if tied else []
-        grid.add_row(result.method, status, *[column.cell(result) for column in columns], *mark,
-                     style="bold" if result is winner else None)
+        grid.add_row(
+            result.method,
+            status,
+            *[column.cell(result) for column in columns],
+            *mark,
+            style="bold" if result is winner else None,
+        )
     return grid
 
 
@@ -132,12 +158,20 @@ def recommendation(results: list[Result], script: str, script_args: list[str]) -
     winner = best(results)
     if winner is None:
         ran = any(r.served and r.method != ORIGINAL for r in results)
-        return Group(Text(f"No transform ran {'faster than the original' if ran else 'successfully'} here: "
-                          "keep the script as it is.", style="bold"))
+        return Group(
+            Text(
+                f"No transform ran {'faster than the original' if ran else 'successfully'} here: "
+                "keep the script as it is.",
+                style="bold",
+            )
+        )
     emit_to = emitted_name(script, winner.method)
-    return Group(Text(best_line(winner), style="bold green"), *noise_lines(winner, results),
-                 Text(f"Run it:             {apply_command(winner.method, script, script_args)}"),
-                 Text(f"Write it to a file: {apply_command(winner.method, script, [], emit_to)}"))
+    return Group(
+        Text(best_line(winner), style="bold green"),
+        *noise_lines(winner, results),
+        Text(f"Run it:             {apply_command(winner.method, script, script_args)}"),
+        Text(f"Write it to a file: {apply_command(winner.method, script, [], emit_to)}"),
+    )
 
 
 def best_line(winner: Result) -> str:
@@ -149,8 +183,13 @@ def noise_lines(winner: Result, results: list[Result]) -> list[Text]:
     rivals = [r for r in results if r.method in winner.ties and r.method != ORIGINAL]
     lines = []
     if ORIGINAL in winner.ties:
-        lines.append(Text("It is within the measured noise of the original: the gain is not certain here; "
-                          "rerun when the machine is quiet, or with more --calls.", style="yellow"))
+        lines.append(
+            Text(
+                "It is within the measured noise of the original: the gain is not certain here; "
+                "rerun when the machine is quiet, or with more --calls.",
+                style="yellow",
+            )
+        )
     if rivals:
         names = ", ".join(f"{r.method} ({r.latency_ms:.2f} ms)" for r in rivals)
         lines.append(Text(f"Within the measured noise of it: {names}; any of them is as fast here.", style="yellow"))
@@ -158,10 +197,19 @@ def noise_lines(winner: Result, results: list[Result]) -> list[Text]:
 
 
 def context(script: str, script_args: list[str], threads: str, calls: int, budget: float) -> dict:
-    return {"script": script, "args": script_args, "threads": threads, "timed_calls": calls, "budget_s": budget,
-            "python": platform.python_version(), "machine": platform.machine(),
-            "processor": processor_name(), "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "environment": environment(threads)}
+    return {
+        "script": script,
+        "args": script_args,
+        "threads": threads,
+        "timed_calls": calls,
+        "budget_s": budget,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": processor_name(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "environment": environment(threads),
+    }
 
 
 def environment(threads: str) -> dict:
@@ -189,6 +237,11 @@ def processor_name() -> str:
 
 def write_json(path: str, results: list[Result], about: dict, complete: bool) -> None:
     winner = best(results)
-    data = {**about, "complete": complete, "best": winner.method if winner else None,
-            "baseline": ORIGINAL, "results": [r.to_json() for r in results]}
+    data = {
+        **about,
+        "complete": complete,
+        "best": winner.method if winner else None,
+        "baseline": ORIGINAL,
+        "results": [r.to_json() for r in results],
+    }
     Path(path).write_text(json.dumps(data, indent=2) + "\n")

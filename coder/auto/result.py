@@ -37,9 +37,15 @@ class Status(str, enum.Enum):
 
 
 # the runtime's fallback kinds (coder.backend.wrapper.Fallback) and the status each gives
-FALLBACK_STATUS = {"unsupported": Status.UNSUPPORTED, "missing-library": Status.LACK_DEPENDENCY,
-                   "drift": Status.DRIFT_TOO_LARGE, "metric": Status.DRIFT_TOO_LARGE, "slower": Status.SLOWER,
-                   "error": Status.FAIL_TO_CONVERT, "max-drop": Status.OVER_MAX_DROP}
+FALLBACK_STATUS = {
+    "unsupported": Status.UNSUPPORTED,
+    "missing-library": Status.LACK_DEPENDENCY,
+    "drift": Status.DRIFT_TOO_LARGE,
+    "metric": Status.DRIFT_TOO_LARGE,
+    "slower": Status.SLOWER,
+    "error": Status.FAIL_TO_CONVERT,
+    "max-drop": Status.OVER_MAX_DROP,
+}
 
 
 @dataclass

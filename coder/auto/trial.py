@@ -43,9 +43,13 @@ class Trial:
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(CODER_RECORD=str(self.record_path), CODER_RECORD_CALLS=str(self.calls),
-                   CODER_RECORD_SECONDS=str(self.seconds), OMP_NUM_THREADS=self.threads,
-                   MKL_NUM_THREADS=self.threads)
+        env.update(
+            CODER_RECORD=str(self.record_path),
+            CODER_RECORD_CALLS=str(self.calls),
+            CODER_RECORD_SECONDS=str(self.seconds),
+            OMP_NUM_THREADS=self.threads,
+            MKL_NUM_THREADS=self.threads,
+        )
         if self.max_drop is not None:
             env[ENVIRONMENT] = repr(self.max_drop)
         return env
@@ -64,10 +68,18 @@ class Trial:
 def start(trial: Trial) -> subprocess.Popen:
     """Its own session: a Ctrl-C at the terminal reaches coder, which then stops the run."""
     trial.record_path.unlink(missing_ok=True)
-    with open(trial.workdir / f"{trial.method}.stdout", "wb") as out, \
-            open(trial.workdir / f"{trial.method}.stderr", "wb") as err:
-        return subprocess.Popen(trial.command(), env=trial.environment(), stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+    with (
+        open(trial.workdir / f"{trial.method}.stdout", "wb") as out,
+        open(trial.workdir / f"{trial.method}.stderr", "wb") as err,
+    ):
+        return subprocess.Popen(
+            trial.command(),
+            env=trial.environment(),
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -115,15 +127,21 @@ def measured(method: str, record: dict | None, elapsed: float | None) -> Result:
     """The figures of a run, from the recorder's file: with several models, their sum."""
     models = (record or {}).get("models", [])
     errors = [m["max_rel_err"] for m in models if m.get("max_rel_err") is not None]
-    return Result(method, latency_ms=total(models, "latency_ms"), spread_ms=total(models, "spread_ms"),
-                  quartiles_ms=summed_quartiles(models),
-                  first_call_s=total(models, "first_call_s"), peak_mib=(record or {}).get("peak_mib"),
-                  max_rel_err=max(errors) if errors else None,
-                  tolerance=min((m["tolerance"] for m in models if m.get("tolerance")), default=None),
-                  top1_agreement=next((m["top1_agreement"] for m in models
-                                       if m.get("top1_agreement") is not None), None),
-                  timed_calls=sum(m.get("timed_calls", 0) for m in models), seconds=elapsed,
-                  fell_back=any(m.get("fallback") for m in models), models=models)
+    return Result(
+        method,
+        latency_ms=total(models, "latency_ms"),
+        spread_ms=total(models, "spread_ms"),
+        quartiles_ms=summed_quartiles(models),
+        first_call_s=total(models, "first_call_s"),
+        peak_mib=(record or {}).get("peak_mib"),
+        max_rel_err=max(errors) if errors else None,
+        tolerance=min((m["tolerance"] for m in models if m.get("tolerance")), default=None),
+        top1_agreement=next((m["top1_agreement"] for m in models if m.get("top1_agreement") is not None), None),
+        timed_calls=sum(m.get("timed_calls", 0) for m in models),
+        seconds=elapsed,
+        fell_back=any(m.get("fallback") for m in models),
+        models=models,
+    )
 
 
 def summed_quartiles(models: list[dict]) -> tuple[float, float] | None:

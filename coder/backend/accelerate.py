@@ -32,8 +32,16 @@ def accelerate(method: str, model, **options):
     return (trace if method == "trace" else quantize)(model, **options)
 
 
-def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sample=None,
-          thread_num=None, never_slower=None, **_nano_only):
+def trace(
+    model,
+    accelerator=None,
+    use_ipex=False,
+    channels_last=False,
+    input_sample=None,
+    thread_num=None,
+    never_slower=None,
+    **_nano_only,
+):
     options = Options(accelerator, "fp32", use_ipex, channels_last)
     if accelerator is None and not (use_ipex or channels_last):
         return recording.wrap(model, model)  # trace(model) alone: nothing to do
@@ -43,10 +51,25 @@ def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sa
     return recording.wrap(accelerated, model)
 
 
-def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
-             calib_data=None, metric=None, accuracy_criterion=None, approach="static",
-             max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
-             never_slower=None, fp32_layers=None, **_nano_only):
+def quantize(
+    model,
+    precision="int8",
+    accelerator=None,
+    use_ipex=False,
+    channels_last=False,
+    calib_data=None,
+    metric=None,
+    accuracy_criterion=None,
+    approach="static",
+    max_trials=None,
+    timeout=None,
+    input_sample=None,
+    thread_num=None,
+    calib_calls=None,
+    never_slower=None,
+    fp32_layers=None,
+    **_nano_only,
+):
     options = Options(accelerator, precision, use_ipex, channels_last, approach)
     items = list(islice(iter(calib_data), MAX_CALIB_BATCHES)) if calib_data is not None else []
     calls = calls_from(items)  # read once: calib_data may be a one-shot generator
@@ -55,8 +78,16 @@ def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels
         input_sample = calls[0]
     calib_calls = calib_calls or (len(calibration) if calibration else None)
     tuning = _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, options, fp32_layers)
-    accelerated = _accelerated(model, "quantize", options, thread_num=thread_num, never_slower=never_slower,
-                               calibration=calibration, calib_calls=calib_calls, tuning=tuning)
+    accelerated = _accelerated(
+        model,
+        "quantize",
+        options,
+        thread_num=thread_num,
+        never_slower=never_slower,
+        calibration=calibration,
+        calib_calls=calib_calls,
+        tuning=tuning,
+    )
     if input_sample is not None:
         _build_tuned(accelerated, input_sample, tuning) if tuning else _build_now(accelerated, input_sample)
     if tuning is not None and tuning.chosen is not None and isinstance(accelerated, AcceleratedModel):
@@ -81,8 +112,15 @@ def _tuning(metric, accuracy_criterion, items, max_trials, timeout, precision, o
     labelled = [item for item in items if isinstance(item, (tuple, list)) and len(item) > 1]
     if not labelled:
         raise ValueError("metric needs calib_data yielding (x, y) pairs: the metric compares the outputs with y")
-    return tuning.Tuning(metric, criterion, calls_from(labelled), targets_from(labelled), max_trials, timeout,
-                         label_of("quantize", options))
+    return tuning.Tuning(
+        metric,
+        criterion,
+        calls_from(labelled),
+        targets_from(labelled),
+        max_trials,
+        timeout,
+        label_of("quantize", options),
+    )
 
 
 def _build_tuned(accelerated, input_sample, tuning) -> None:
@@ -106,9 +144,13 @@ def label_of(method: str, options: Options) -> str:
     named = transforms.name_for(method, options)
     if named:
         return named
-    parts = [options.accelerator or "eager", options.precision, "dynamic" if options.approach == "dynamic" else "",
-             "ipex" if options.use_ipex else "",
-             "channels_last" if options.channels_last else ""]
+    parts = [
+        options.accelerator or "eager",
+        options.precision,
+        "dynamic" if options.approach == "dynamic" else "",
+        "ipex" if options.use_ipex else "",
+        "channels_last" if options.channels_last else "",
+    ]
     return "+".join(part for part in parts if part)
 
 
@@ -120,10 +162,16 @@ def _accelerated(model, method: str, options: Options, **settings):
         return model
     _to_eval_mode(model, recipe.label)
     accelerated = AcceleratedModel(model, recipe, **settings)
-    accelerated.how = (method, {"accelerator": options.accelerator, "use_ipex": options.use_ipex,
-                                "channels_last": options.channels_last,
-                                **({"precision": options.precision} if method == "quantize" else {}),
-                                **({"approach": options.approach} if options.approach != "static" else {})})
+    accelerated.how = (
+        method,
+        {
+            "accelerator": options.accelerator,
+            "use_ipex": options.use_ipex,
+            "channels_last": options.channels_last,
+            **({"precision": options.precision} if method == "quantize" else {}),
+            **({"approach": options.approach} if options.approach != "static" else {}),
+        },
+    )
     verdict = recipe.verdict(this_cpu())
     absent = missing(recipe.requires)
     if verdict.kind == "unsupported":
@@ -137,9 +185,12 @@ def _to_eval_mode(model: torch.nn.Module, label: str) -> None:
     """Inference runs in eval mode; a model left in training mode behaves differently there
     (dropout off, batch norm on running statistics), so the user hears of it once."""
     if model.training and any(isinstance(module, TRAINING_BEHAVIOUR) for module in model.modules()):
-        warn(f"coder: {label}: the model was in training mode (dropout or batch norm active); "
-             f"coder runs it in eval mode, so outputs differ from the script's "
-             f"(call model.eval() in the script to compare)", stacklevel=5)
+        warn(
+            f"coder: {label}: the model was in training mode (dropout or batch norm active); "
+            f"coder runs it in eval mode, so outputs differ from the script's "
+            f"(call model.eval() in the script to compare)",
+            stacklevel=5,
+        )
     model.eval()
 
 

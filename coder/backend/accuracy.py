@@ -75,8 +75,10 @@ class MaxDrop:
             elif not torch.isfinite(a).all():
                 return f"non-finite output{where}"
             elif (drop := top1_drop(a, o)) > self.limit:
-                return (f"top-1 agreement with the original {1 - drop:.3g}{where}, a drop of {drop:.3g} "
-                        f"> --max-drop {self.limit:g}")
+                return (
+                    f"top-1 agreement with the original {1 - drop:.3g}{where}, a drop of {drop:.3g} "
+                    f"> --max-drop {self.limit:g}"
+                )
         return None
 
 

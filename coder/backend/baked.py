@@ -49,8 +49,7 @@ GLOBAL_LOADS = {"LOAD_GLOBAL", "LOAD_NAME"}
 ATTRIBUTE_LOADS = {"LOAD_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR"}
 # transformers' GenerationConfig keeps hash(self), which depends on PYTHONHASHSEED; forward never reads it
 SKIPPED_ATTRIBUTES = {"_original_object_hash"}
-SKIPPED_DUNDERS = {"__dict__", "__weakref__", "__doc__", "__module__", "__qualname__", "__annotations__",
-                   "_abc_impl"}
+SKIPPED_DUNDERS = {"__dict__", "__weakref__", "__doc__", "__module__", "__qualname__", "__annotations__", "_abc_impl"}
 
 
 def tensor_digest(tensor: torch.Tensor) -> bytes:
@@ -62,15 +61,18 @@ def tensor_digest(tensor: torch.Tensor) -> bytes:
         tensor = tensor.int_repr()
     data = memoryview(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     for start in range(0, len(data), CHUNK_BYTES):
-        hasher.update(zlib.crc32(data[start:start + CHUNK_BYTES]).to_bytes(4, "little"))
+        hasher.update(zlib.crc32(data[start : start + CHUNK_BYTES]).to_bytes(4, "little"))
     return hasher.digest()
 
 
 def _quantizer(tensor: torch.Tensor) -> tuple:
     if tensor.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
         return tensor.q_scale(), tensor.q_zero_point()
-    return (tensor_digest(tensor.q_per_channel_scales()), tensor_digest(tensor.q_per_channel_zero_points()),
-            tensor.q_per_channel_axis())
+    return (
+        tensor_digest(tensor.q_per_channel_scales()),
+        tensor_digest(tensor.q_per_channel_zero_points()),
+        tensor.q_per_channel_axis(),
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -307,8 +309,17 @@ class Baked:
                 self._global(global_values[name], attributes, depth + 1)
 
     def _bytecode(self, code: types.CodeType, depth: int) -> None:
-        self.feed("code", code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
-                  code.co_argcount, code.co_kwonlyargcount, code.co_flags)
+        self.feed(
+            "code",
+            code.co_code,
+            code.co_names,
+            code.co_varnames,
+            code.co_freevars,
+            code.co_cellvars,
+            code.co_argcount,
+            code.co_kwonlyargcount,
+            code.co_flags,
+        )
         for constant in code.co_consts:
             if isinstance(constant, types.CodeType):
                 self._bytecode(constant, depth)
@@ -349,14 +360,33 @@ class Baked:
             self.value(getattr(obj, name), depth + 1)
 
 
-WALKS = ((torch.Tensor, "_tensor"), ((list, tuple), "_sequence"), ((dict, types.MappingProxyType), "_mapping"), (NAMED, "_named"),
-         (torch.nn.Module, "_module"), ((set, frozenset), "_set"), (types.FunctionType, "_function"),
-         (types.MethodType, "_method"), (functools.partial, "_partial"), (types.ModuleType, "_python_module"),
-         (type, "_class"), ((staticmethod, classmethod), "_wrapped_function"), (property, "_property"),
-         (weakref.ref, "_weak"), (types.CodeType, "_code_alone"))
-_BUILTINS = (types.BuiltinFunctionType, types.BuiltinMethodType, types.WrapperDescriptorType,
-             types.MethodWrapperType, types.MethodDescriptorType, types.ClassMethodDescriptorType,
-             types.GetSetDescriptorType, types.MemberDescriptorType)
+WALKS = (
+    (torch.Tensor, "_tensor"),
+    ((list, tuple), "_sequence"),
+    ((dict, types.MappingProxyType), "_mapping"),
+    (NAMED, "_named"),
+    (torch.nn.Module, "_module"),
+    ((set, frozenset), "_set"),
+    (types.FunctionType, "_function"),
+    (types.MethodType, "_method"),
+    (functools.partial, "_partial"),
+    (types.ModuleType, "_python_module"),
+    (type, "_class"),
+    ((staticmethod, classmethod), "_wrapped_function"),
+    (property, "_property"),
+    (weakref.ref, "_weak"),
+    (types.CodeType, "_code_alone"),
+)
+_BUILTINS = (
+    types.BuiltinFunctionType,
+    types.BuiltinMethodType,
+    types.WrapperDescriptorType,
+    types.MethodWrapperType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+    types.GetSetDescriptorType,
+    types.MemberDescriptorType,
+)
 WALKS += ((_BUILTINS, "_builtin"),)
 
 

@@ -40,9 +40,11 @@ class Budget:
     original_seconds: float  # the original model's time for the call that triggered the build
 
     def stopped_reason(self) -> str:
-        return (f"conversion stopped after {self.seconds:.3g} s, its time budget ({BUDGET_CALLS} calls of the "
-                f"original at {self.original_seconds * 1000:.3g} ms each, at least {BUDGET_FLOOR_SECONDS:.0f} s; "
-                f"CODER_CONVERSION_BUDGET=SECONDS sets another)")
+        return (
+            f"conversion stopped after {self.seconds:.3g} s, its time budget ({BUDGET_CALLS} calls of the "
+            f"original at {self.original_seconds * 1000:.3g} ms each, at least {BUDGET_FLOOR_SECONDS:.0f} s; "
+            f"CODER_CONVERSION_BUDGET=SECONDS sets another)"
+        )
 
 
 def budget_for(original_seconds: float, timing_on: bool) -> Budget:
@@ -97,8 +99,9 @@ class _Watchdog:
 
 
 def _set_async_exception(thread_id: int, exception) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exception)
-                                               if exception is not None else ctypes.c_void_p())
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exception) if exception is not None else ctypes.c_void_p()
+    )
 
 
 @contextlib.contextmanager

@@ -149,8 +149,14 @@ class Builder:
             return None
         _write(private.make_private, entry.folder)  # what the runtime wrote on loading (OpenVINO's ov_cache/)
         _write(entry.update)
-        return Obtained(runner, produced, time.perf_counter() - started, loaded=True, meta=meta,
-                        uncertain=bool(meta.get("uncertain")))
+        return Obtained(
+            runner,
+            produced,
+            time.perf_counter() - started,
+            loaded=True,
+            meta=meta,
+            uncertain=bool(meta.get("uncertain")),
+        )
 
     def _load_and_run(self, request, entry: cache.Entry) -> tuple[Runner, list]:
         with isolated(runtime_threads(request.thread_num)):
@@ -168,8 +174,14 @@ class Builder:
             debug(error)
             return built
         _write(private.make_private, slot.entry.folder)
-        return Obtained(runner, produced, built.seconds + time.perf_counter() - started, stored=True,
-                        meta=slot.entry.meta() or {}, uncertain=built.uncertain)
+        return Obtained(
+            runner,
+            produced,
+            built.seconds + time.perf_counter() - started,
+            stored=True,
+            meta=slot.entry.meta() or {},
+            uncertain=built.uncertain,
+        )
 
     def _saved(self, built: Obtained, request, slot: Slot) -> str | None:
         """Save ``built`` in the entry: the write's id (meta.json's ``write``), or None when the
@@ -188,9 +200,17 @@ class Builder:
         try:
             with isolated(runtime_threads(request.thread_num)):
                 built.runner.save(staging)
-            slot.entry.commit(staging, {**slot.about, "status": "ok", "build_seconds": round(built.seconds, 3),
-                                        "uncertain": built.uncertain, "write": written,
-                                        "calibration": calibration_summary(request.calibration)})
+            slot.entry.commit(
+                staging,
+                {
+                    **slot.about,
+                    "status": "ok",
+                    "build_seconds": round(built.seconds, 3),
+                    "uncertain": built.uncertain,
+                    "write": written,
+                    "calibration": calibration_summary(request.calibration),
+                },
+            )
         finally:
             private.remove(staging)  # left only when the write failed
         return written
@@ -223,8 +243,11 @@ class Builder:
         debug(error)
         if not self.said_unreadable:
             self.said_unreadable = True
-            warn(f"coder: {self.recipe.label}: its cache entry is unreadable ({error_text(error)}): "
-                 f"converting the model again", stacklevel=7)
+            warn(
+                f"coder: {self.recipe.label}: its cache entry is unreadable ({error_text(error)}): "
+                f"converting the model again",
+                stacklevel=7,
+            )
 
     def remember(self, slot: Slot | None, reason: str, kind: str = "error") -> None:
         """Store in the cache that this runtime is not to be used here, and why (``kind``: a

@@ -155,8 +155,9 @@ class Entry:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as error:
-            raise CorruptEntry(str(error) if isinstance(error, private.NotPrivate)
-                               else f"{type(error).__name__}: {error}") from error
+            raise CorruptEntry(
+                str(error) if isinstance(error, private.NotPrivate) else f"{type(error).__name__}: {error}"
+            ) from error
         if not isinstance(meta, dict) or "status" not in meta:
             raise CorruptEntry("meta.json has no status")
         return meta if meta.get("format") == FORMAT else None
@@ -210,8 +211,10 @@ class Entry:
         current = self.meta()
         if current is None or written is None or current.get("write") != written:
             return
-        rejected = [*current.get("rejected", [])[-(KEPT_REJECTIONS - 1):],
-                    {**meta, "reason": reason, "at": round(time.time())}]
+        rejected = [
+            *current.get("rejected", [])[-(KEPT_REJECTIONS - 1) :],
+            {**meta, "reason": reason, "at": round(time.time())},
+        ]
         self.update(rejected=rejected)
 
     def update(self, **fields) -> None:

@@ -37,8 +37,11 @@ def list_entries(folder, out) -> int:
     entries = cache.entries(folder)
     sizes = [entry.size() for entry in entries]
     staged = sum(private.size(staged) for staged, _ in cache.staging(folder))
-    print(f"{folder}: {len(entries)} entries, {_size(sum(sizes) + staged)} of {_size(cache.size_limit())} "
-          f"(CODER_CACHE_SIZE)", file=out)
+    print(
+        f"{folder}: {len(entries)} entries, {_size(sum(sizes) + staged)} of {_size(cache.size_limit())} "
+        f"(CODER_CACHE_SIZE)",
+        file=out,
+    )
     for entry, size in zip(entries, sizes):
         print(describe(entry, size), file=out)
     for staged, left in cache.staging(folder):
@@ -55,8 +58,10 @@ def describe(entry: cache.Entry, size: int) -> str:
         return f"{entry.key[:12]}  unreadable ({error})"
     status = "ok" if meta.get("status") == "ok" else f"failed: {meta.get('reason')}"
     used = time.strftime("%Y-%m-%d %H:%M", time.localtime(meta.get("used", 0)))
-    return (f"{entry.key[:12]}  {meta.get('label', '?')}  {meta.get('model', '?')}  ({meta.get('inputs', '')})  "
-            f"{status}  {_size(size)}  used {used}")
+    return (
+        f"{entry.key[:12]}  {meta.get('label', '?')}  {meta.get('model', '?')}  ({meta.get('inputs', '')})  "
+        f"{status}  {_size(size)}  used {used}"
+    )
 
 
 def clear(folder, out) -> int:

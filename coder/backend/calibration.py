@@ -62,14 +62,15 @@ class ScriptCalibration:
         return self.calls == self.wanted_calls
 
     def _held(self, tensors: list[torch.Tensor]) -> bool:
-        return any(len(batch) == len(tensors) and all(a.shape == b.shape and torch.equal(a, b)
-                                                      for a, b in zip(batch, tensors)) for batch in self.batches)
+        return any(
+            len(batch) == len(tensors) and all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(batch, tensors))
+            for batch in self.batches
+        )
 
     def matching(self, sample: list[torch.Tensor], shapes: str) -> list[list[torch.Tensor]]:
         """The batches a runtime built on ``sample`` can take, by its shape policy (recipe.py):
         any shape ("any"), or the sample's shapes but for the batch axis."""
         return [batch for batch in self.batches if _fits(batch, sample, shapes)]
-
 
 
 def sample_count(batches: list[list[torch.Tensor]]) -> int:
@@ -81,8 +82,10 @@ def too_few_note(samples: int) -> str | None:
     """The one line saying a calibration set is too small, or None when it is not."""
     if samples >= RELIABLE_SAMPLES:
         return None
-    return (f"calibrated on {samples} sample{'s' if samples != 1 else ''} from the script's own calls, too few "
-            f"for reliable INT8 ranges: pass calib_data (a few dozen typical inputs) for a reliable result")
+    return (
+        f"calibrated on {samples} sample{'s' if samples != 1 else ''} from the script's own calls, too few "
+        f"for reliable INT8 ranges: pass calib_data (a few dozen typical inputs) for a reliable result"
+    )
 
 
 def _fits(batch: list[torch.Tensor], sample: list[torch.Tensor], shapes: str) -> bool:
@@ -117,8 +120,7 @@ def flat_batches(calls: list[tuple[tuple, dict]]) -> list[list[torch.Tensor]]:
 
 def targets_from(calib_data, limit: int = MAX_CALIB_BATCHES) -> list:
     """The ``y`` of each ``(x, y)`` item, for metric-based acceptance."""
-    return [item[1] for item in islice(iter(calib_data), limit)
-            if isinstance(item, (tuple, list)) and len(item) > 1]
+    return [item[1] for item in islice(iter(calib_data), limit) if isinstance(item, (tuple, list)) and len(item) > 1]
 
 
 def as_items(calls: list[tuple[tuple, dict]]) -> list:

@@ -98,8 +98,7 @@ def need_compiler() -> None:
 
     compiler = inductor_config.cpp.cxx[-1] or "g++"  # Inductor's default is $CXX, else g++
     if shutil.which(compiler) is None:
-        raise NotConvertible(f"Inductor needs a C++ compiler and {compiler} is not on PATH "
-                             f"(install g++, or set CXX)")
+        raise NotConvertible(f"Inductor needs a C++ compiler and {compiler} is not on PATH (install g++, or set CXX)")
 
 
 def _flat(request: BuildRequest) -> torch.nn.Module:
@@ -129,14 +128,15 @@ def build_int8(request: BuildRequest) -> CompiledRunner:
 
 # --- AOTInductor packages ------------------------------------------------------------------
 
+
 def package(source: torch.nn.Module, call: CallSpec, output: OutputSpec, sample: list, path: str) -> str:
     """``source`` exported with a dynamic batch dimension and compiled ahead of time into ``path``."""
     program = pt2e.export_dynamic(source, sample)
     metadata = {STRUCTURE: _dumps(call, output)}
     with torch.no_grad():
         return torch._inductor.aoti_compile_and_package(
-            program, package_path=str(path),
-            inductor_configs={"freezing": True, "aot_inductor.metadata": metadata})
+            program, package_path=str(path), inductor_configs={"freezing": True, "aot_inductor.metadata": metadata}
+        )
 
 
 def _dumps(call: CallSpec, output: OutputSpec) -> str:
@@ -156,9 +156,15 @@ def save_package(model, path) -> str:
     served = model.served() if hasattr(model, "served") else []
     packable = [(runner, output) for runner, output in served if hasattr(runner, "package")]
     if not packable:
-        why = f" (it serves the original model: {model.fallback_reason})" if getattr(model, "fallback_reason", None) else ""
-        raise ValueError(f"{path}: an AOTInductor package is written from a model made with "
-                         f"accelerator='compile' once it has run (or was given input_sample){why}")
+        why = (
+            f" (it serves the original model: {model.fallback_reason})"
+            if getattr(model, "fallback_reason", None)
+            else ""
+        )
+        raise ValueError(
+            f"{path}: an AOTInductor package is written from a model made with "
+            f"accelerator='compile' once it has run (or was given input_sample){why}"
+        )
     runner, output = packable[0]
     return runner.package(path, output)
 

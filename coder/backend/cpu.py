@@ -18,8 +18,20 @@ from pathlib import Path
 from coder import settings
 
 # the flags that matter to some transform, in the order they are shown
-FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16",
-            "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+FEATURES = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512dq",
+    "avx512_bf16",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 AVX512_CORE = ("avx512f", "avx512bw", "avx512vl", "avx512dq")
 CAPABILITIES = ("DEFAULT", "AVX2", "AVX512")  # torch.backends.cpu.get_cpu_capability() on x86
 
@@ -103,8 +115,11 @@ def capability_of(features: frozenset[str], requested: str | None = None) -> str
 
 def read_cpu(cpuinfo_text: str) -> Cpu:
     name, flags = parse_cpuinfo(cpuinfo_text)
-    return Cpu(name or platform.processor() or "unknown CPU", flags,
-               capability_of(flags, os.environ.get("ATEN_CPU_CAPABILITY")))
+    return Cpu(
+        name or platform.processor() or "unknown CPU",
+        flags,
+        capability_of(flags, os.environ.get("ATEN_CPU_CAPABILITY")),
+    )
 
 
 @functools.cache

@@ -33,12 +33,45 @@ from torch.utils.weak import WeakIdKeyDictionary
 from coder.backend.flat import FlatModule
 
 # a tensor turned into a Python value: the trace keeps this call's value as a constant
-CONVERSIONS = frozenset({"__bool__", "__int__", "__float__", "__index__", "__complex__", "item", "tolist",
-                         "numpy", "__array__", "equal", "is_nonzero", "allclose", "__contains__"})
+CONVERSIONS = frozenset(
+    {
+        "__bool__",
+        "__int__",
+        "__float__",
+        "__index__",
+        "__complex__",
+        "item",
+        "tolist",
+        "numpy",
+        "__array__",
+        "equal",
+        "is_nonzero",
+        "allclose",
+        "__contains__",
+    }
+)
 # results that depend on the first argument's shape, dtype or device only
-SHAPE_ONLY = frozenset({"shape", "size", "dim", "ndim", "numel", "nelement", "__len__", "stride", "zeros_like",
-                        "ones_like", "empty_like", "rand_like", "randn_like", "randint_like", "new_zeros",
-                        "new_ones", "new_empty"})
+SHAPE_ONLY = frozenset(
+    {
+        "shape",
+        "size",
+        "dim",
+        "ndim",
+        "numel",
+        "nelement",
+        "__len__",
+        "stride",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+        "new_zeros",
+        "new_ones",
+        "new_empty",
+    }
+)
 # the transform of the same precision that follows control flow, named in the message
 FOLLOWS_CONTROL_FLOW = {"fp32": "nano_compile_fp32", "bf16": "nano_compile_bf16", "int8": "nano_int8_dynamic"}
 _TORCH = os.path.dirname(os.path.abspath(torch.__file__))
@@ -60,8 +93,9 @@ class ReadsInputValues(Exception):
 
     def __init__(self, read: ValueRead, precision: str) -> None:
         alternative = FOLLOWS_CONTROL_FLOW.get(precision, FOLLOWS_CONTROL_FLOW["fp32"])
-        super().__init__(f"{read.describe()}: a traced graph would be wrong on other inputs; "
-                         f"{alternative} follows control flow")
+        super().__init__(
+            f"{read.describe()}: a traced graph would be wrong on other inputs; {alternative} follows control flow"
+        )
 
 
 _watching: list[ValueRead] | None = None  # what traces noted in the build being watched
@@ -120,8 +154,10 @@ class _InputValues(TorchFunctionMode):
         return result
 
     def _reads_marked(self, args, kwargs) -> bool:
-        return any(isinstance(leaf, torch.Tensor) and leaf in self.marked
-                   for leaf in torch.utils._pytree.tree_leaves((args, kwargs)))
+        return any(
+            isinstance(leaf, torch.Tensor) and leaf in self.marked
+            for leaf in torch.utils._pytree.tree_leaves((args, kwargs))
+        )
 
     def _mark(self, result) -> None:
         for leaf in torch.utils._pytree.tree_leaves(result):

@@ -29,8 +29,7 @@ from coder.backend.flat import CallSpec
 from coder.backend.messages import debug
 from coder.backend.recipe import Recipe
 
-DISTRIBUTIONS = {"intel_extension_for_pytorch": "intel-extension-for-pytorch",
-                 "neural_compressor": "neural-compressor"}
+DISTRIBUTIONS = {"intel_extension_for_pytorch": "intel-extension-for-pytorch", "neural_compressor": "neural-compressor"}
 
 
 def digest(*parts) -> str:
@@ -69,10 +68,20 @@ def calibration_signature(calibration: list[list[torch.Tensor]], given: bool) ->
     return ("given", shapes) if given else ("the script's calls",)
 
 
-def entry_key(recipe: Recipe, fingerprint: str, call: CallSpec, tensors: list[torch.Tensor],
-              calibration: tuple, criterion=None) -> str:
+def entry_key(
+    recipe: Recipe, fingerprint: str, call: CallSpec, tensors: list[torch.Tensor], calibration: tuple, criterion=None
+) -> str:
     """``criterion``: --max-drop's (accuracy.MaxDrop); what failed under one may pass under another."""
     cpu = this_cpu()
     extra = (repr(criterion),) if criterion is not None else ()
-    return digest(recipe.label, recipe.options, fingerprint, recipe.key(call, tensors), calibration,
-                  sorted(library_versions(recipe).items()), cpu.capability, sorted(cpu.features), *extra)
+    return digest(
+        recipe.label,
+        recipe.options,
+        fingerprint,
+        recipe.key(call, tensors),
+        calibration,
+        sorted(library_versions(recipe).items()),
+        cpu.capability,
+        sorted(cpu.features),
+        *extra,
+    )

@@ -120,8 +120,9 @@ def _build_with_ipex(request: BuildRequest, quantization) -> StructuredRunner:
                 _call_with(prepared, call, batch)
 
     if _searching(request):
-        quantized = _autotuned(request, quantization, model, calibrate, example,
-                               lambda module: _structured_call(module, call))
+        quantized = _autotuned(
+            request, quantization, model, calibrate, example, lambda module: _structured_call(module, call)
+        )
     else:
         prepared = quantization.prepare(model, _config(request, quantization), example_inputs=example)
         calibrate(prepared)
@@ -158,8 +159,7 @@ def _autotuned(request: BuildRequest, quantization, model, calibrate, example, r
         return 1.0
 
     tune_config = quantization.TuningConfig(config_set=configs, tolerable_loss=0.0, max_trials=len(configs))
-    quantized = quantization.autotune(model, tune_config, eval_fn=evaluate, run_fn=calibrate,
-                                      example_inputs=example)
+    quantized = quantization.autotune(model, tune_config, eval_fn=evaluate, run_fn=calibrate, example_inputs=example)
     if quantized is None or not tuning.last_met():
         raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trial(s)")
     return quantized
@@ -202,9 +202,15 @@ def _build_with_pt2e(request: BuildRequest, quantization) -> QuantizedRunner:
 
     if _searching(request):  # trials are scored on the quantized graph, not yet compiled
         spec = output_spec(request)
-        model = _autotuned(request, quantization, exported, calibrate, tuple(request.sample),
-                           lambda module: flat_runner_call(lambda tensors: module(*tensors), spec),
-                           quantizable_layers(flat))
+        model = _autotuned(
+            request,
+            quantization,
+            exported,
+            calibrate,
+            tuple(request.sample),
+            lambda module: flat_runner_call(lambda tensors: module(*tensors), spec),
+            quantizable_layers(flat),
+        )
         return QuantizedRunner(model, compiled=True)
     prepared = quantization.prepare(exported, _config(request, quantization))
     calibrate(prepared)
@@ -226,11 +232,17 @@ def build_reduced_range(request: BuildRequest) -> QuantizedRunner:
         excluded = tuple(tuning.chosen) if tuning is not None else ()
         return QuantizedRunner(pt2e.quantized(request, batches, True, excluded), compiled=True)
     names = quantizable_layers(FlatModule(request.model, request.call))
-    candidates = [(config, lambda e=tuple(excluded): (pt2e.quantized(request, batches, True, e), e))
-                  for config, excluded in exclusion_ladder(names, tuning.max_trials)]
+    candidates = [
+        (config, lambda e=tuple(excluded): (pt2e.quantized(request, batches, True, e), e))
+        for config, excluded in exclusion_ladder(names, tuning.max_trials)
+    ]
     spec = output_spec(request)
-    module, excluded = search(tuning, request.model, candidates,  # scored uncompiled, like INC's trials
-                              lambda built: flat_runner_call(lambda tensors: built[0](*tensors), spec))
+    module, excluded = search(
+        tuning,
+        request.model,
+        candidates,  # scored uncompiled, like INC's trials
+        lambda built: flat_runner_call(lambda tensors: built[0](*tensors), spec),
+    )
     tuning.chosen = list(excluded)
     return QuantizedRunner(module, compiled=True)
 
@@ -245,4 +257,4 @@ def rebatch(batches: list[list[torch.Tensor]], sample: list[torch.Tensor]) -> li
         return [sample]
     columns = [torch.cat(column) for column in zip(*matching)]
     count = columns[0].shape[0] // size
-    return [[c[i * size:(i + 1) * size] for c in columns] for i in range(count)] or [sample]
+    return [[c[i * size : (i + 1) * size] for c in columns] for i in range(count)] or [sample]

@@ -41,7 +41,7 @@ def error_text(error: BaseException) -> str:
     text = cause or _first_sentences(lines)
     if len(text) > LONG_LINE:
         ends = [match.end() for match in re.finditer(r"[.;!?](\s|$)", text[:LONG_LINE])]
-        text = text[:ends[-1]].strip() if ends else text
+        text = text[: ends[-1]].strip() if ends else text
     name = type(error).__name__
     return text if cause else (f"{name}: {text}" if text else name)
 

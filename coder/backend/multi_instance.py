@@ -12,7 +12,6 @@ import torch
 import torch.multiprocessing as mp
 
 
-
 def cpu_sets(num_processes: int, cores_per_process=None, cpu_for_each_process=None) -> list[list[int]]:
     """Which CPUs each worker may use: given explicitly, or consecutive slices of this process's."""
     if cpu_for_each_process is not None:
@@ -54,8 +53,10 @@ class MultiInstanceModel:
     def __init__(self, model, num_processes=2, cores_per_process=None, cpu_for_each_process=None) -> None:
         context = mp.get_context("fork")
         self.tasks, self.results = context.Queue(), context.Queue()
-        self.workers = [context.Process(target=_serve, args=(model, cpus, self.tasks, self.results), daemon=True)
-                        for cpus in cpu_sets(num_processes, cores_per_process, cpu_for_each_process)]
+        self.workers = [
+            context.Process(target=_serve, args=(model, cpus, self.tasks, self.results), daemon=True)
+            for cpus in cpu_sets(num_processes, cores_per_process, cpu_for_each_process)
+        ]
         for worker in self.workers:
             worker.start()
 

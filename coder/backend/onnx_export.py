@@ -28,12 +28,21 @@ def export_onnx(request: BuildRequest, path: Path) -> Path:
         outputs = flat(*request.sample)
     names = [f"output_{i}" for i in range(len(outputs))]
     batch_axes = {name: {0: "batch"} for name, t in zip(inputs + names, [*request.sample, *outputs]) if t.dim()}
-    torch.onnx.export(flat, tuple(request.sample), str(path), input_names=inputs, output_names=names,
-                      dynamic_axes=batch_axes, opset_version=OPSET, dynamo=False)
+    torch.onnx.export(
+        flat,
+        tuple(request.sample),
+        str(path),
+        input_names=inputs,
+        output_names=names,
+        dynamic_axes=batch_axes,
+        opset_version=OPSET,
+        dynamo=False,
+    )
     return path
 
 
 def numpy_feed(tensors: list[torch.Tensor], wanted: set[str]) -> dict:
     """Inputs by name; the exporter drops inputs the graph never reads, so only ``wanted``."""
-    return {name: t.detach().contiguous().numpy()
-            for name, t in zip(input_names(len(tensors)), tensors) if name in wanted}
+    return {
+        name: t.detach().contiguous().numpy() for name, t in zip(input_names(len(tensors)), tensors) if name in wanted
+    }

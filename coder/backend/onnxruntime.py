@@ -84,7 +84,8 @@ def build_int8(request: BuildRequest) -> OrtRunner:
     # without it quantize_static cannot find Conv biases ("NoneType has no data_type")
     fp32 = folder / "model.fp32.onnx"
     load_library("onnxruntime.quantization.shape_inference").quant_pre_process(
-        str(exported), str(fp32), skip_symbolic_shape=True)
+        str(exported), str(fp32), skip_symbolic_shape=True
+    )
     exported.unlink()
     tuning = request.tuning
     if tuning is None or tuning.chosen is not None:
@@ -99,9 +100,15 @@ def _quantized(request: BuildRequest, fp32: Path, int8: Path, excluded: list[str
     wanted = {i.name for i in load_library("onnx").load(str(fp32)).graph.input}
     reader = _calibration_reader(request.calibration or [request.sample], wanted)
     quantization.quantize_static(
-        str(fp32), str(int8), reader, quant_format=quantization.QuantFormat.QOperator,
-        activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
-        op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=list(excluded))
+        str(fp32),
+        str(int8),
+        reader,
+        quant_format=quantization.QuantFormat.QOperator,
+        activation_type=quantization.QuantType.QUInt8,
+        weight_type=quantization.QuantType.QInt8,
+        op_types_to_quantize=QUANTIZED_OPS,
+        nodes_to_exclude=list(excluded),
+    )
     return int8
 
 
@@ -120,7 +127,8 @@ def _tuned(request: BuildRequest, fp32: Path, workspace) -> OrtRunner:
 
     candidates = [(config, lambda n=n, e=excluded: candidate(n, e)) for n, (config, excluded) in enumerate(rungs)]
     spec = tuning_module.output_spec(request)
-    (runner, excluded) = tuning_module.search(request.tuning, request.model, candidates,
-                                              lambda built: tuning_module.flat_runner_call(built[0], spec))
+    (runner, excluded) = tuning_module.search(
+        request.tuning, request.model, candidates, lambda built: tuning_module.flat_runner_call(built[0], spec)
+    )
     request.tuning.chosen = excluded
     return runner

@@ -133,8 +133,9 @@ def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
     tuning.start(request.model, tuning.max_trials)
     sign = 1.0 if tuning.criterion.higher_is_better else -1.0
     spec = tuning_module.output_spec(request)
-    validation = nncf.Dataset(list(range(len(tuning.calls))),
-                              lambda i: tuple(_numpy(flatten_call(*tuning.calls[i])[1])))
+    validation = nncf.Dataset(
+        list(range(len(tuning.calls))), lambda i: tuple(_numpy(flatten_call(*tuning.calls[i])[1]))
+    )
     full_runs = []
 
     def validate(compiled, data):
@@ -149,11 +150,18 @@ def _accuracy_controlled(nncf, model, calibration, request: BuildRequest):
         return sign * value, [sign * v for v in values]
 
     parameters = nncf.quantization.advanced_parameters.AdvancedAccuracyRestorerParameters(
-        max_num_iterations=tuning.max_trials or sys.maxsize, num_ranking_workers=1)
+        max_num_iterations=tuning.max_trials or sys.maxsize, num_ranking_workers=1
+    )
     quantized = nncf.quantize_with_accuracy_control(
-        model, calibration, validation, validate, max_drop=tuning.criterion.limit,
+        model,
+        calibration,
+        validation,
+        validate,
+        max_drop=tuning.criterion.limit,
         drop_type=nncf.DropType.RELATIVE if tuning.criterion.kind == "relative" else nncf.DropType.ABSOLUTE,
-        subset_size=len(request.calibration or [request.sample]), advanced_accuracy_restorer_parameters=parameters)
+        subset_size=len(request.calibration or [request.sample]),
+        advanced_accuracy_restorer_parameters=parameters,
+    )
     if not tuning.last_met():
         raise tuning.failure or tuning.fail(f"after {len(tuning.trials)} trial(s)")
     return quantized
@@ -168,6 +176,7 @@ def _indices_of(data) -> list[int] | None:
 
 def _compiled_call(compiled, spec):
     """``run(args, kwargs)`` on an OpenVINO compiled model, in the original output structure."""
+
     def run(args, kwargs):
         results = compiled(_numpy(flatten_call(args, kwargs)[1]))
         return spec.rebuild([results[output] for output in compiled.outputs])

@@ -14,18 +14,42 @@ class InferenceOptimizer:
         self.results = []
 
     @staticmethod
-    def trace(model, accelerator=None, use_ipex=False, channels_last=False, input_sample=None,
-              thread_num=None, never_slower=None, **_nano_only):
+    def trace(
+        model,
+        accelerator=None,
+        use_ipex=False,
+        channels_last=False,
+        input_sample=None,
+        thread_num=None,
+        never_slower=None,
+        **_nano_only,
+    ):
         """fp32 acceleration; ``trace(model)`` alone returns ``model`` itself. Other BigDL-Nano
         keywords (session options, jit_strict, ...) are accepted and ignored."""
-        return accelerate.trace(model, accelerator, use_ipex, channels_last, input_sample, thread_num,
-                                never_slower, **_nano_only)
+        return accelerate.trace(
+            model, accelerator, use_ipex, channels_last, input_sample, thread_num, never_slower, **_nano_only
+        )
 
     @staticmethod
-    def quantize(model, precision="int8", accelerator=None, use_ipex=False, channels_last=False,
-                 calib_data=None, metric=None, accuracy_criterion=None, approach="static",
-                 max_trials=None, timeout=None, input_sample=None, thread_num=None, calib_calls=None,
-                 never_slower=None, fp32_layers=None, **_nano_only):
+    def quantize(
+        model,
+        precision="int8",
+        accelerator=None,
+        use_ipex=False,
+        channels_last=False,
+        calib_data=None,
+        metric=None,
+        accuracy_criterion=None,
+        approach="static",
+        max_trials=None,
+        timeout=None,
+        input_sample=None,
+        thread_num=None,
+        calib_calls=None,
+        never_slower=None,
+        fp32_layers=None,
+        **_nano_only,
+    ):
         """BF16, static INT8, or dynamic INT8 (``approach="dynamic"``: Linear/LSTM weights INT8,
         activations quantized on every call, no calibration). Static INT8 with a ``metric``
         (``metric(output, target) -> float``, or a torchmetrics-style object) and ``calib_data``
@@ -37,9 +61,25 @@ class InferenceOptimizer:
         node names with onnxruntime) in fp32 without a search: what a search chose, and what
         ``load`` replays. Other BigDL-Nano keywords (``tuning_strategy``, ...) are accepted and
         ignored."""
-        return accelerate.quantize(model, precision, accelerator, use_ipex, channels_last, calib_data, metric,
-                                   accuracy_criterion, approach, max_trials, timeout, input_sample,
-                                   thread_num, calib_calls, never_slower, fp32_layers, **_nano_only)
+        return accelerate.quantize(
+            model,
+            precision,
+            accelerator,
+            use_ipex,
+            channels_last,
+            calib_data,
+            metric,
+            accuracy_criterion,
+            approach,
+            max_trials,
+            timeout,
+            input_sample,
+            thread_num,
+            calib_calls,
+            never_slower,
+            fp32_layers,
+            **_nano_only,
+        )
 
     @staticmethod
     def get_context(*models):
@@ -91,4 +131,3 @@ class InferenceOptimizer:
         from coder.backend.search import best_model
 
         return best_model(self.results, **options)
-

@@ -47,15 +47,18 @@ def difference(produced: list, reference, tolerance: float, spec=None, criterion
     except NotConvertible as error:
         return f"the original's output changed: {error}"
     if spec is not None and (spec.treespec != reference_spec.treespec or spec.dtypes != reference_spec.dtypes):
-        return (f"output structure differs from the original's ({outline(spec.treespec)} where the original "
-                f"gives {outline(reference_spec.treespec)})")
+        return (
+            f"output structure differs from the original's ({outline(spec.treespec)} where the original "
+            f"gives {outline(reference_spec.treespec)})"
+        )
     if len(produced) != len(expected):
         return f"output has {len(produced)} tensors where the original's has {len(expected)}"
     return _value_difference([_as_tensor(t) for t in produced], expected, reference, tolerance, criterion)
 
 
-def _value_difference(got: list[torch.Tensor], expected: list[torch.Tensor], reference, tolerance: float,
-                      criterion=None) -> str | None:
+def _value_difference(
+    got: list[torch.Tensor], expected: list[torch.Tensor], reference, tolerance: float, criterion=None
+) -> str | None:
     paths = _leaf_paths(reference)
     for path, a, o in zip(paths, got, expected):
         if a.shape != o.shape:
@@ -86,8 +89,11 @@ def outline(treespec) -> str:
         return "tensor"
     kind = getattr(treespec.type, "__name__", str(treespec.type))
     children = [outline(child) for child in _children(treespec)]
-    if treespec.type is dict or (isinstance(treespec.context, list) and treespec.context and
-                                 all(isinstance(key, str) for key in treespec.context)):
+    if treespec.type is dict or (
+        isinstance(treespec.context, list)
+        and treespec.context
+        and all(isinstance(key, str) for key in treespec.context)
+    ):
         return f"{kind}({', '.join(str(key) for key in treespec.context)})"
     if not children:
         return f"empty {kind}"

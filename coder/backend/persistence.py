@@ -94,7 +94,9 @@ def _model(folder: Path, meta: dict, model):
     if model is None:
         return torch.load(folder / MODEL, weights_only=False)  # the documented trust of load(folder)
     if meta.get("format", 1) < FORMAT:
-        raise OldFolder(f"{folder} was saved by an older coder, without {WEIGHTS}: load it without a model "
-                        f"(load(folder) unpickles {MODEL}: only for folders you made) and save it again")
+        raise OldFolder(
+            f"{folder} was saved by an older coder, without {WEIGHTS}: load it without a model "
+            f"(load(folder) unpickles {MODEL}: only for folders you made) and save it again"
+        )
     model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
     return model

@@ -32,8 +32,9 @@ def api() -> SimpleNamespace:
     for flow, quantizer in LOCATIONS:
         if has(flow):
             module = importlib.import_module(flow)
-            return SimpleNamespace(prepare=module.prepare_pt2e, convert=module.convert_pt2e,
-                                   xiq=importlib.import_module(quantizer))
+            return SimpleNamespace(
+                prepare=module.prepare_pt2e, convert=module.convert_pt2e, xiq=importlib.import_module(quantizer)
+            )
     raise MissingLibrary("torchao")
 
 
@@ -66,8 +67,9 @@ def export_dynamic(module: torch.nn.Module, sample: list[torch.Tensor], strict: 
         with torch.no_grad():
             return torch.export.export(module, inputs, dynamic_shapes=shapes, strict=strict)
     except Exception as error:  # torch.export's many failure types: not exportable this way
-        raise NotConvertible(f"torch.export could not capture the model with a dynamic batch "
-                             f"dimension: {error_text(error)}") from error
+        raise NotConvertible(
+            f"torch.export could not capture the model with a dynamic batch dimension: {error_text(error)}"
+        ) from error
 
 
 def batch_size(sample: list[torch.Tensor]) -> int | None:
@@ -85,17 +87,31 @@ def w8a8_config(xiq, reduce_range: bool):
     ``reduce_range``), s8 weights per channel, symmetric. The default X86 config (histogram
     observers) gave relative error 0.55 on mobilenet_v3_small in both stacks; this one 0.02."""
     activation = xiq.QuantizationSpec(
-        dtype=torch.uint8, quant_min=0, quant_max=127 if reduce_range else 255,
-        observer_or_fake_quant_ctr=xiq.MovingAverageMinMaxObserver, qscheme=torch.per_tensor_affine)
+        dtype=torch.uint8,
+        quant_min=0,
+        quant_max=127 if reduce_range else 255,
+        observer_or_fake_quant_ctr=xiq.MovingAverageMinMaxObserver,
+        qscheme=torch.per_tensor_affine,
+    )
     weight = xiq.QuantizationSpec(
-        dtype=torch.int8, quant_min=-128, quant_max=127, observer_or_fake_quant_ctr=xiq.PerChannelMinMaxObserver,
-        ch_axis=0, qscheme=torch.per_channel_symmetric)
+        dtype=torch.int8,
+        quant_min=-128,
+        quant_max=127,
+        observer_or_fake_quant_ctr=xiq.PerChannelMinMaxObserver,
+        ch_axis=0,
+        qscheme=torch.per_channel_symmetric,
+    )
     bias = xiq.get_default_x86_inductor_quantization_config().bias
     return xiq.QuantizationConfig(activation, activation, weight, bias, is_qat=False)
 
 
-def quantized(request: BuildRequest, batches: list[list[torch.Tensor]], reduce_range: bool,
-              excluded: tuple[str, ...] = (), dynamic_batch: bool = False) -> torch.nn.Module:
+def quantized(
+    request: BuildRequest,
+    batches: list[list[torch.Tensor]],
+    reduce_range: bool,
+    excluded: tuple[str, ...] = (),
+    dynamic_batch: bool = False,
+) -> torch.nn.Module:
     """The model calibrated on ``batches`` and converted to quantized PT2E ops; the ``excluded``
     modules (names in the FlatModule: ``model.conv1``) stay in fp32."""
     pt2e = api()

@@ -108,8 +108,11 @@ class Session:
         return record
 
     def flush(self) -> None:
-        data = {"models": [m.summary() for m in self.models], "stopped_early": self.stopped_early,
-                "peak_mib": peak_mib()}
+        data = {
+            "models": [m.summary() for m in self.models],
+            "stopped_early": self.stopped_early,
+            "peak_mib": peak_mib(),
+        }
         temporary = f"{self.path}.tmp"
         with open(temporary, "w") as file:
             json.dump(data, file, indent=1)
@@ -193,7 +196,7 @@ class ModelRecord:
             self.finish_warmup()
             for call in one_per_signature(self.kept) * SETTLE_REPLAYS:
                 call()
-            self.check_drift(self.kept[-self.settings.checks:])
+            self.check_drift(self.kept[-self.settings.checks :])
             self.time_replays(progress)
         except Exception as error:  # the user's model, anything can happen: report, don't crash
             self.replay_error = f"{type(error).__name__}: {error}".splitlines()[0]
@@ -225,14 +228,25 @@ class ModelRecord:
 
     def summary(self) -> dict:
         fallback = getattr(self.target, "fallback", None)
-        return {"name": self.name, "phase": self.phase, "calls": self.calls, "warmup_calls": self.warmup_calls,
-                "first_call_s": self.first_call_ms / 1000 if self.served else None,
-                "replayed_inputs": len(self.kept), "timed_calls": len(self.timed_ms),
-                "latency_ms": statistics.median(self.timed_ms) if self.timed_ms else None,
-                "spread_ms": spread(self.timed_ms), "quartiles_ms": quartiles(self.timed_ms), "timed_ms": self.timed_ms, "untimed_ms": self.script_ms,
-                "fallback": getattr(fallback, "reason", None), "fallback_kind": getattr(fallback, "kind", None),
-                "fallback_module": getattr(fallback, "module", None), "replay_error": self.replay_error,
-                **self.drift.summary()}
+        return {
+            "name": self.name,
+            "phase": self.phase,
+            "calls": self.calls,
+            "warmup_calls": self.warmup_calls,
+            "first_call_s": self.first_call_ms / 1000 if self.served else None,
+            "replayed_inputs": len(self.kept),
+            "timed_calls": len(self.timed_ms),
+            "latency_ms": statistics.median(self.timed_ms) if self.timed_ms else None,
+            "spread_ms": spread(self.timed_ms),
+            "quartiles_ms": quartiles(self.timed_ms),
+            "timed_ms": self.timed_ms,
+            "untimed_ms": self.script_ms,
+            "fallback": getattr(fallback, "reason", None),
+            "fallback_kind": getattr(fallback, "kind", None),
+            "fallback_module": getattr(fallback, "module", None),
+            "replay_error": self.replay_error,
+            **self.drift.summary(),
+        }
 
 
 def converted_before_ms(target) -> float:
@@ -323,8 +337,13 @@ class Drift:
 
     def summary(self) -> dict:
         top1 = self.top1_agree / self.top1_total if self.top1_total else None
-        return {"checked_calls": self.checked_calls, "max_rel_err": self.max_rel_err, "tolerance": self.tolerance,
-                "top1_agreement": top1, "drift_error": self.error}
+        return {
+            "checked_calls": self.checked_calls,
+            "max_rel_err": self.max_rel_err,
+            "tolerance": self.tolerance,
+            "top1_agreement": top1,
+            "drift_error": self.error,
+        }
 
 
 def float_tensors(output) -> list:

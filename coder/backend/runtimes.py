@@ -58,9 +58,9 @@ class Options:
         if self.use_ipex and (graph or self.accelerator == "compile"):
             raise ValueError(f"use_ipex=True cannot be combined with accelerator={self.accelerator!r}")
         if self.precision == "bf16" and graph:
-            raise ValueError(f"precision='bf16' is available with accelerator None, 'jit' or 'compile', "
-                             f"not {self.accelerator!r}")
-
+            raise ValueError(
+                f"precision='bf16' is available with accelerator None, 'jit' or 'compile', not {self.accelerator!r}"
+            )
 
     @property
     def needs_calibration(self) -> bool:
@@ -71,10 +71,13 @@ class Options:
 def _check_approach(options: Options) -> None:
     if options.approach not in APPROACHES:
         raise ValueError(f"approach must be one of {APPROACHES}, not {options.approach!r}")
-    if options.approach == "dynamic" and (options.precision != "int8" or options.accelerator is not None
-                                          or options.use_ipex or options.channels_last):
-        raise ValueError("approach='dynamic' is INT8 of the eager model: precision='int8', "
-                         "without accelerator, use_ipex or channels_last")
+    if options.approach == "dynamic" and (
+        options.precision != "int8" or options.accelerator is not None or options.use_ipex or options.channels_last
+    ):
+        raise ValueError(
+            "approach='dynamic' is INT8 of the eager model: precision='int8', "
+            "without accelerator, use_ipex or channels_last"
+        )
 
 
 @dataclass(frozen=True)
@@ -107,14 +110,21 @@ def _named(reference: str) -> Callable:
 
 # --- what each runtime needs of the CPU --------------------------------------------------
 
+
 def _bf16(cpu: Cpu) -> Verdict:
     if cpu.bf16:
         return NATIVE
     if cpu.avx512:
-        return Verdict("emulated", "no AVX512-BF16 or AMX here: BF16 is converted to fp32 inside "
-                                   "AVX-512 kernels, usually slower than plain fp32")
-    return Verdict("emulated", "no native BF16 here (needs AVX512-BF16 or AMX-BF16): BF16 math "
-                               "runs on slow fallback kernels, several times slower than fp32")
+        return Verdict(
+            "emulated",
+            "no AVX512-BF16 or AMX here: BF16 is converted to fp32 inside "
+            "AVX-512 kernels, usually slower than plain fp32",
+        )
+    return Verdict(
+        "emulated",
+        "no native BF16 here (needs AVX512-BF16 or AMX-BF16): BF16 math "
+        "runs on slow fallback kernels, several times slower than fp32",
+    )
 
 
 def _int8(cpu: Cpu) -> Verdict:
@@ -136,8 +146,10 @@ def ipex_needs(cpu: Cpu, options: Options) -> Verdict:
         # without AVX-512 its TorchScript kernels fail, oneDNN has no BF16 layer norm (BERT fails)
         # and on Zen 3 the convolutions ran 5-15x slower than fp32 eager
         return Verdict("unsupported", "IPEX BF16 needs AVX-512")
-    return Verdict("emulated", "IPEX's fp32 kernels target AVX-512: on an AVX2-only CPU "
-                               "ipex.optimize ran about 5x slower than plain PyTorch")
+    return Verdict(
+        "emulated",
+        "IPEX's fp32 kernels target AVX-512: on an AVX2-only CPU ipex.optimize ran about 5x slower than plain PyTorch",
+    )
 
 
 def graph_runtime_needs(cpu: Cpu, options: Options) -> Verdict:
@@ -152,38 +164,72 @@ def inc_needs(cpu: Cpu, options: Options) -> Verdict:
     return _int8(cpu)
 
 
-EAGER = Runtime("eager", ("torch",), torch_needs,
-                {"fp32": "coder.backend.precision:build_eager", "bf16": "coder.backend.precision:build_eager"})
-JIT = Runtime("jit", ("torch",), torch_needs,
-              {"fp32": "coder.backend.jit:build", "bf16": "coder.backend.jit:build"}, shapes="exact",
-              loads={"fp32": "coder.backend.jit:load", "bf16": "coder.backend.jit:load"})
+EAGER = Runtime(
+    "eager",
+    ("torch",),
+    torch_needs,
+    {"fp32": "coder.backend.precision:build_eager", "bf16": "coder.backend.precision:build_eager"},
+)
+JIT = Runtime(
+    "jit",
+    ("torch",),
+    torch_needs,
+    {"fp32": "coder.backend.jit:build", "bf16": "coder.backend.jit:build"},
+    shapes="exact",
+    loads={"fp32": "coder.backend.jit:load", "bf16": "coder.backend.jit:load"},
+)
 IPEX = Runtime("ipex", ("intel_extension_for_pytorch",), ipex_needs)  # applied by eager and jit
-ONNXRUNTIME = Runtime("onnxruntime", ("torch", "onnx", "onnxruntime"), graph_runtime_needs,
-                      {"fp32": "coder.backend.onnxruntime:build_fp32",
-                       "int8": "coder.backend.onnxruntime:build_int8"},
-                      shapes="batch", torch_threads=False,
-                      loads={"fp32": "coder.backend.onnxruntime:load", "int8": "coder.backend.onnxruntime:load"})
-OPENVINO = Runtime("openvino", ("torch", "openvino"), graph_runtime_needs,
-                   {"fp32": "coder.backend.openvino:build_fp32", "int8": "coder.backend.openvino:build_int8"},
-                   shapes="any", torch_threads=False,  # its IR keeps every dimension dynamic
-                   loads={"fp32": "coder.backend.openvino:load_fp32", "int8": "coder.backend.openvino:load_int8"})
+ONNXRUNTIME = Runtime(
+    "onnxruntime",
+    ("torch", "onnx", "onnxruntime"),
+    graph_runtime_needs,
+    {"fp32": "coder.backend.onnxruntime:build_fp32", "int8": "coder.backend.onnxruntime:build_int8"},
+    shapes="batch",
+    torch_threads=False,
+    loads={"fp32": "coder.backend.onnxruntime:load", "int8": "coder.backend.onnxruntime:load"},
+)
+OPENVINO = Runtime(
+    "openvino",
+    ("torch", "openvino"),
+    graph_runtime_needs,
+    {"fp32": "coder.backend.openvino:build_fp32", "int8": "coder.backend.openvino:build_int8"},
+    shapes="any",
+    torch_threads=False,  # its IR keeps every dimension dynamic
+    loads={"fp32": "coder.backend.openvino:load_fp32", "int8": "coder.backend.openvino:load_int8"},
+)
 NNCF = Runtime("nncf", ("nncf",), graph_runtime_needs)  # quantizes for openvino's int8 build
-INC = Runtime("neural_compressor", ("torch", "neural_compressor"), inc_needs,
-              {"int8": "coder.backend.int8:build_inc"}, shapes="exact",
-              safer={"int8": "coder.backend.int8:build_safer"}, safer_config="PT2E with 7-bit activations")
+INC = Runtime(
+    "neural_compressor",
+    ("torch", "neural_compressor"),
+    inc_needs,
+    {"int8": "coder.backend.int8:build_inc"},
+    shapes="exact",
+    safer={"int8": "coder.backend.int8:build_safer"},
+    safer_config="PT2E with 7-bit activations",
+)
 # torch.compile/Inductor (int8: PT2E first); not cached, see compile.py; one dynamic-batch graph
-COMPILE = Runtime("compile", ("torch",), compile_needs,
-                  {precision: f"coder.backend.compile:build_{precision}" for precision in PRECISIONS},
-                  shapes="batch")
+COMPILE = Runtime(
+    "compile",
+    ("torch",),
+    compile_needs,
+    {precision: f"coder.backend.compile:build_{precision}" for precision in PRECISIONS},
+    shapes="batch",
+)
 
 # not cacheable (no loads): quantizing takes well under a second (BERT-base: see docs/BACKEND.md),
 # and a dynamic-quantized module can only be stored whole (pickle, tied to the model's class)
-DYNAMIC_INT8 = Runtime("dynamic_int8", ("torch",), inc_needs, {"int8": "coder.backend.dynamic_int8:build"},
-                       safer={"int8": "coder.backend.dynamic_int8:build_safer"},
-                       safer_config="first and last layers left in fp32")
+DYNAMIC_INT8 = Runtime(
+    "dynamic_int8",
+    ("torch",),
+    inc_needs,
+    {"int8": "coder.backend.dynamic_int8:build"},
+    safer={"int8": "coder.backend.dynamic_int8:build_safer"},
+    safer_config="first and last layers left in fp32",
+)
 
-RUNTIMES = {runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC, COMPILE,
-                                                  DYNAMIC_INT8)}
+RUNTIMES = {
+    runtime.name: runtime for runtime in (EAGER, JIT, IPEX, ONNXRUNTIME, OPENVINO, NNCF, INC, COMPILE, DYNAMIC_INT8)
+}
 
 
 def runtimes_for(options: Options) -> tuple[Runtime, ...]:

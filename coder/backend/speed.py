@@ -56,8 +56,9 @@ def _ms(value: float) -> str:
     return f"{value:.3g} ms"
 
 
-def compare(original: Callable[[], object], accelerated: Callable[[], object],
-            clock: Callable[[], float] = time.perf_counter) -> Comparison:
+def compare(
+    original: Callable[[], object], accelerated: Callable[[], object], clock: Callable[[], float] = time.perf_counter
+) -> Comparison:
     """Time ``original`` and ``accelerated`` (each a call on the same inputs) side by side."""
     accelerated()  # warm-up
     ours: list[float] = []

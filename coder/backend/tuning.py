@@ -50,8 +50,10 @@ class Criterion:
         kinds = [key for key in ("relative", "absolute") if key in criterion]
         unknown = set(criterion) - {"relative", "absolute", "higher_is_better"}
         if len(kinds) != 1 or unknown:
-            raise ValueError(f"accuracy_criterion needs exactly one of 'relative' or 'absolute' (and optionally "
-                             f"'higher_is_better'), not {criterion!r}")
+            raise ValueError(
+                f"accuracy_criterion needs exactly one of 'relative' or 'absolute' (and optionally "
+                f"'higher_is_better'), not {criterion!r}"
+            )
         limit, better = criterion[kinds[0]], criterion.get("higher_is_better", True)
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit >= 0 or math.isinf(limit):
             raise ValueError(f"accuracy_criterion {kinds[0]!r} must be a number >= 0, not {limit!r}")
@@ -124,11 +126,13 @@ class Tuning:
     started: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.max_trials is not None and (isinstance(self.max_trials, bool) or not isinstance(self.max_trials, int)
-                                            or self.max_trials < 1):
+        if self.max_trials is not None and (
+            isinstance(self.max_trials, bool) or not isinstance(self.max_trials, int) or self.max_trials < 1
+        ):
             raise ValueError(f"max_trials must be a positive integer, not {self.max_trials!r}")
-        if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float))
-                                         or not self.timeout > 0):
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0
+        ):
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
 
     @classmethod
@@ -169,15 +173,22 @@ class Tuning:
     def record(self, config: str, value: float) -> bool:
         """Judge and print one trial; True when it meets the criterion. Raises AccuracyNotMet
         when it does not and the search may go no further (trials or time used up)."""
-        trial = Trial(len(self.trials) + 1, config, value, self.criterion.drop(self.baseline, value),
-                      self.criterion.met(self.baseline, value))
+        trial = Trial(
+            len(self.trials) + 1,
+            config,
+            value,
+            self.criterion.drop(self.baseline, value),
+            self.criterion.met(self.baseline, value),
+        )
         self.trials.append(trial)
         table().row(trial)
         if trial.met:
             return True
         if self.planned is not None and trial.number >= self.planned:
-            raise self.fail(f"after {_trials(trial.number)}"
-                            + (f" (max_trials={self.max_trials})" if self.max_trials == trial.number else ""))
+            raise self.fail(
+                f"after {_trials(trial.number)}"
+                + (f" (max_trials={self.max_trials})" if self.max_trials == trial.number else "")
+            )
         if self.timeout is not None and time.monotonic() - self.started >= self.timeout:
             raise self.fail(f"stopped by timeout={self.timeout:g} s after {_trials(trial.number)}")
         return False
@@ -186,7 +197,8 @@ class Tuning:
         trials = "; ".join(trial.describe() for trial in self.trials) or "no trial ran"
         self.failure = AccuracyNotMet(
             f"no INT8 configuration met the accuracy criterion ({self.criterion}) {why}: original "
-            f"{self.baseline:.4g}; {trials}")
+            f"{self.baseline:.4g}; {trials}"
+        )
         return self.failure
 
     def last_met(self) -> bool:
@@ -203,7 +215,7 @@ def exclusion_ladder(names: list[str], limit: int | None = None) -> list[tuple[s
     for k in EXCLUSION_LADDER:
         if k and 2 * k >= len(names):
             break
-        excluded = names[:k] + names[len(names) - k:] if k else []
+        excluded = names[:k] + names[len(names) - k :] if k else []
         shown = [name.removeprefix("model.") for name in excluded]  # FlatModule's prefix
         rungs.append(("all layers INT8" if not k else "fp32: " + ", ".join(shown), excluded))
     return rungs[:limit] if limit else rungs
@@ -258,14 +270,16 @@ class _Table:
     def row(self, trial: Trial) -> None:
         from rich.text import Text
 
-        cells = self._cells((str(trial.number), _short(trial.config, self.WIDTHS[1]), f"{trial.value:.4g}",
-                             f"{trial.drop:.3g}", ""))
+        cells = self._cells(
+            (str(trial.number), _short(trial.config, self.WIDTHS[1]), f"{trial.value:.4g}", f"{trial.drop:.3g}", "")
+        )
         verdict = Text("meets" if trial.met else "misses", style="green" if trial.met else "red")
         self._line(Text(cells) + verdict)
 
     def _cells(self, cells) -> str:
-        return "  ".join(cell.ljust(width) if i < len(cells) - 1 else cell
-                         for i, (cell, width) in enumerate(zip(cells, self.WIDTHS)))
+        return "  ".join(
+            cell.ljust(width) if i < len(cells) - 1 else cell for i, (cell, width) in enumerate(zip(cells, self.WIDTHS))
+        )
 
     def _line(self, text) -> None:
         if settings.current().quiet:
@@ -277,7 +291,7 @@ class _Table:
 
 
 def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def table() -> _Table:

@@ -88,9 +88,17 @@ def _shapes(tensors: list[torch.Tensor]) -> tuple:
 class AcceleratedModel(torch.nn.Module):
     """Wraps ``original``; behaves like it, attributes included, but runs ``recipe``."""
 
-    def __init__(self, original: torch.nn.Module, recipe: Recipe, *, thread_num: int | None = None,
-                 calibration: list | None = None, calib_calls: int | None = None,
-                 never_slower: bool | None = None, tuning=None) -> None:
+    def __init__(
+        self,
+        original: torch.nn.Module,
+        recipe: Recipe,
+        *,
+        thread_num: int | None = None,
+        calibration: list | None = None,
+        calib_calls: int | None = None,
+        never_slower: bool | None = None,
+        tuning=None,
+    ) -> None:
         super().__init__()
         self.original = original
         self.recipe = recipe
@@ -210,8 +218,15 @@ class AcceleratedModel(torch.nn.Module):
                 self.script_calibration.done_with_call()
         self.story.obtained(obtained)
         held = slot.of(obtained) if slot is not None else None
-        runtime = _Runtime(obtained.runner, output, held, obtained.uncertain, len(request.calibration),
-                           not obtained.loaded, shapes_passed={_shapes(tensors)})
+        runtime = _Runtime(
+            obtained.runner,
+            output,
+            held,
+            obtained.uncertain,
+            len(request.calibration),
+            not obtained.loaded,
+            shapes_passed={_shapes(tensors)},
+        )
         if not self._trusted(runtime, obtained, reference, tensors, args, kwargs, replacing):
             return reference
         if replacing is not None:
@@ -246,8 +261,9 @@ class AcceleratedModel(torch.nn.Module):
         sample = prepare_inputs(tensors, self.recipe.channels_last)
         lazy = self.script_calibration
         calibration = lazy.matching(tensors, self.recipe.shapes) if lazy is not None else self._given_calibration
-        return BuildRequest(self.original, call, sample, list(calibration), self.thread_num, self.recipe.options,
-                            self.tuning)
+        return BuildRequest(
+            self.original, call, sample, list(calibration), self.thread_num, self.recipe.options, self.tuning
+        )
 
     def _failed_to_obtain(self, error: Exception, original_seconds: float, replacing: _Runtime | None) -> None:
         if replacing is not None:  # a recalibration that fails keeps the runtime that serves
@@ -256,8 +272,9 @@ class AcceleratedModel(torch.nn.Module):
         allowed = self._budget(original_seconds)
         self.fall_back(str(error) if isinstance(error, Remembered) else reason_for(error, allowed), error=error)
 
-    def _trusted(self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs,
-                 replacing: _Runtime | None) -> bool:
+    def _trusted(
+        self, runtime: _Runtime, obtained: Obtained, reference, tensors, args, kwargs, replacing: _Runtime | None
+    ) -> bool:
         """Parity on this call, then never slower; a failed recalibration keeps the old runtime."""
         mismatch, kind = self._mismatch(obtained.produced, reference), self._drift_kind
         if mismatch is not None:
@@ -293,8 +310,11 @@ class AcceleratedModel(torch.nn.Module):
         if second is not None:
             self._retune_failure = f"; re-tuned ({safer.runtimes[0].safer_config}): {second}"
             return obtained
-        warn(f"coder: {self.recipe.label}: re-tuned for --max-drop {self.criterion.limit:g}, "
-             f"{safer.runtimes[0].safer_config} (the default config: {first})", stacklevel=5)
+        warn(
+            f"coder: {self.recipe.label}: re-tuned for --max-drop {self.criterion.limit:g}, "
+            f"{safer.runtimes[0].safer_config} (the default config: {first})",
+            stacklevel=5,
+        )
         return retuned
 
     def _slower_than_original(self, runtime: _Runtime, obtained: Obtained, tensors, args, kwargs) -> str | None:
@@ -348,8 +368,11 @@ class AcceleratedModel(torch.nn.Module):
     def _about(self, tensors) -> dict:
         cls = type(self.original)
         inputs = ", ".join(f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}" for t in tensors[:4])
-        return {"label": self.recipe.label, "model": f"{cls.__module__}.{cls.__qualname__}",
-                "inputs": inputs + (", ..." if len(tensors) > 4 else "")}
+        return {
+            "label": self.recipe.label,
+            "model": f"{cls.__module__}.{cls.__qualname__}",
+            "inputs": inputs + (", ..." if len(tensors) > 4 else ""),
+        }
 
     def _recalibration_due(self, runtime: _Runtime, tensors) -> bool:
         """INT8 built here on the script's first call(s): at the k-th call, when new inputs came
@@ -386,8 +409,14 @@ class AcceleratedModel(torch.nn.Module):
         runtime.passed(tensors)
         return self._accelerated(runtime.output, produced)
 
-    def fall_back(self, reason: str, on_this_cpu: bool = False, error: BaseException | None = None,
-                  slot: Slot | None = None, kind: str | None = None) -> None:
+    def fall_back(
+        self,
+        reason: str,
+        on_this_cpu: bool = False,
+        error: BaseException | None = None,
+        slot: Slot | None = None,
+        kind: str | None = None,
+    ) -> None:
         """Serve the original model from now on, after one warning naming ``reason``; the cache
         (``slot``) remembers it, with its ``kind`` (Fallback; building.Builder.remember)."""
         if self.fallback is not None:

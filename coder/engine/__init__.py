@@ -47,8 +47,13 @@ def _cached_analysis(source: str, folder: str | None) -> Analysis:
     return detect.detect(parse.parse(source), Siblings(folder))
 
 
-def patch(source: str, transform: str | transforms.Transform | OptimizerCall, *, path: str | None = None,
-          keep_existing: bool = False) -> Outcome:
+def patch(
+    source: str,
+    transform: str | transforms.Transform | OptimizerCall,
+    *,
+    path: str | None = None,
+    keep_existing: bool = False,
+) -> Outcome:
     """Apply a named transform (or "original", the plain baseline trace) to the script ``source``
     read from ``path``; ``keep_existing``: leave models the script already optimizes as they are.
     Raises ScriptError, UnknownTransform."""
@@ -83,8 +88,14 @@ def _in_order(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: (f.line or 0, f.column or 0)))
 
 
-def patch_with_call(source: str, build: Callable[[str, str | None], str], *,
-                    calibrates: bool = False, traces_graph: bool = True, **options) -> Outcome:
+def patch_with_call(
+    source: str,
+    build: Callable[[str, str | None], str],
+    *,
+    calibrates: bool = False,
+    traces_graph: bool = True,
+    **options,
+) -> Outcome:
     """Like :func:`patch` with a custom call: ``build(model_source, loader_source_or_None)``."""
     return patch(source, OptimizerCall("custom", build, calibrates, traces_graph), **options)
 
@@ -103,8 +114,9 @@ def inspect(source: str, path: str | None = None) -> dict:
         "inference": _unique([{"model": m.var, "line": s.line} for m in placed for s in m.sites]),
         "loaders": [{"var": l.var, "line": l.line} for l in analysis.loaders],
         "warnings": [f.as_json() for f in findings],
-        "candidates": [{"var": c.var, "line": c.line, "model": c.taken, "evidence": list(c.evidence)}
-                       for c in analysis.candidates],
+        "candidates": [
+            {"var": c.var, "line": c.line, "model": c.taken, "evidence": list(c.evidence)} for c in analysis.candidates
+        ],
     }
 
 
@@ -117,6 +129,21 @@ def _unique(rows: list[dict]) -> list[dict]:
     return unique
 
 
-__all__ = ["BASELINE", "Analysis", "CoderWarning", "Failed", "Finding", "OptimizerCall", "Outcome", "Patched",
-           "ScriptError", "Skipped", "analysis_of", "check_syntax", "inspect", "optimizer_call_for", "patch",
-           "patch_with_call"]
+__all__ = [
+    "BASELINE",
+    "Analysis",
+    "CoderWarning",
+    "Failed",
+    "Finding",
+    "OptimizerCall",
+    "Outcome",
+    "Patched",
+    "ScriptError",
+    "Skipped",
+    "analysis_of",
+    "check_syntax",
+    "inspect",
+    "optimizer_call_for",
+    "patch",
+    "patch_with_call",
+]

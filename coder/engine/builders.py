@@ -82,8 +82,9 @@ class Builders:
             return self._wrapped(call)
         if classes := [c for c in self._defined(call.func, cst.ClassDef) if self.is_model_class(c)]:
             if all(self._is(c, patterns.WEIGHTLESS_MODULE) for c in classes):
-                return Built(f"class {self.script.code(call.func)}", prior=0,
-                             not_model="a module without parameters or buffers")
+                return Built(
+                    f"class {self.script.code(call.func)}", prior=0, not_model="a module without parameters or buffers"
+                )
             return Built(f"class {self.script.code(call.func)}")
         if (classes := self._defined(call.func, cst.ClassDef)) and all(_plain(c) for c in classes):
             return Built(f"class {self.script.code(call.func)}", prior=0, not_model="a plain class of the script")
@@ -145,7 +146,8 @@ class Builders:
         if node not in self._model_class:
             self._model_class[node] = False  # while it is being worked out (a cycle of bases)
             self._model_class[node] = patterns.MODEL_CLASS.found(self.script, node) or any(
-                self._is_model_base(base.value) for base in node.bases)
+                self._is_model_base(base.value) for base in node.bases
+            )
         return self._model_class[node]
 
     def _is_model_base(self, base: cst.BaseExpression) -> bool:

@@ -25,8 +25,15 @@ from libcst.helpers import get_full_name_for_node
 from coder.engine import evidence, outcome, patterns
 from coder.engine.builders import Built, Builders
 from coder.engine.collect import Collected, assignment_pairs, bound_name, spelled
-from coder.engine.existing import (Existing, Flags, Product, existing_optimizations, products, with_written,
-                                   wrapping_optimization)
+from coder.engine.existing import (
+    Existing,
+    Flags,
+    Product,
+    existing_optimizations,
+    products,
+    with_written,
+    wrapping_optimization,
+)
 from coder.engine.parse import Script
 from coder.engine.ready import ReadyPoint, find_ready_point
 from coder.engine.siblings import Siblings
@@ -68,8 +75,10 @@ class Model:
     @property
     def handed_over(self) -> Existing | None:
         """The script's optimization that makes an optimized copy of it: the copy is the model that runs."""
-        return next((e for e in self.existing
-                     if e.derived not in (None, self.var) and e.by_default and not e.keeps_original), None)
+        return next(
+            (e for e in self.existing if e.derived not in (None, self.var) and e.by_default and not e.keeps_original),
+            None,
+        )
 
 
 @dataclass(frozen=True)
@@ -141,7 +150,7 @@ class _Detection:
                 var = bound_name(target)
                 if built is not None and var is not None and not _same_model_again(node.value, var):
                     model = self._model_at(node, target, var, built)
-                    taken = (self._if_taken(model, node.value) or self._holding_a_module(model, node, target))
+                    taken = self._if_taken(model, node.value) or self._holding_a_module(model, node, target)
                     taken = [self._through_module_method(t, node, target) for t in taken]
                     models += taken if any(m.sites for m in taken) else (self._unknown_holder(model) or taken)
         return models
@@ -167,12 +176,13 @@ class _Detection:
             return []
         methods = [c for r in model.references if (c := self._method_call(r)) is not None]
         ran = [c for c in methods if c.func.attr.value in patterns.LIBRARY_METHODS]
-        torch_clue = any(patterns.MODULE_METHOD.found(self.script, c) or patterns.DEVICE_METHOD.found(self.script, c)
-                         for c in methods)
+        torch_clue = any(
+            patterns.MODULE_METHOD.found(self.script, c) or patterns.DEVICE_METHOD.found(self.script, c)
+            for c in methods
+        )
         if not (ran and torch_clue):
             return []
-        model.skipped = outcome.HELD_MODULE_UNKNOWN.at(model.position, var=model.var,
-                                                       method=ran[0].func.attr.value)
+        model.skipped = outcome.HELD_MODULE_UNKNOWN.at(model.position, var=model.var, method=ran[0].func.attr.value)
         return [model]
 
     def _method_call(self, reference: cst.CSTNode) -> cst.Call | None:
@@ -194,8 +204,17 @@ class _Detection:
             return []
         holder = Built(f"{built.builder} (holding .{held})", pipeline=held, methods=patterns.LIBRARY_METHODS)
         found = self._model_at(node, target, model.var, holder)
-        self.candidates.append(Candidate(model.var, model.line, True, (f"built by {built.builder}: +0",
-                                         f"its attribute .{held} is used as a torch module: the module it holds")))
+        self.candidates.append(
+            Candidate(
+                model.var,
+                model.line,
+                True,
+                (
+                    f"built by {built.builder}: +0",
+                    f"its attribute .{held} is used as a torch module: the module it holds",
+                ),
+            )
+        )
         return [found] if found.sites else []
 
     def _runs_object(self, reference: cst.CSTNode) -> bool:
@@ -229,8 +248,9 @@ class _Detection:
         statement = self.script.statement_of(node)
         optimized = patterns.held_target(var, built.pipeline) if built.pipeline else var
         model = Model(var, optimized, self.script.position(node), statement, self.script.scope_name(node), built)
-        model.generative_pipeline = built.pipeline == "model" and patterns.GENERATIVE_PIPELINE.found(self.script,
-                                                                                                       node.value)
+        model.generative_pipeline = built.pipeline == "model" and patterns.GENERATIVE_PIPELINE.found(
+            self.script, node.value
+        )
         model.references = self._references(target, model)
         model.sites, model.entries = self._sites(model)
         model.products = products(self.script, model.references)
@@ -249,8 +269,9 @@ class _Detection:
         in_a_class = model.sites and isinstance(target, cst.Attribute)
         trainer = self.uses.training_function(model.references) if in_a_class else None
         if trainer is not None:
-            return outcome.TRAINED_IN_METHOD.at(model.position, var=model.var, method=trainer.name.value,
-                                                line=self.script.line(trainer))
+            return outcome.TRAINED_IN_METHOD.at(
+                model.position, var=model.var, method=trainer.name.value, line=self.script.line(trainer)
+            )
         one_statement = isinstance(model.statement, cst.SimpleStatementLine) and len(model.statement.body) == 1
         if model.sites and not one_statement:
             return outcome.NO_ROOM_AFTER.at(model.position, var=model.var)
@@ -264,21 +285,29 @@ class _Detection:
 
     def _sites(self, model: Model) -> tuple[list[Site], list[cst.CSTNode]]:
         sites, entries = self.uses.sites(model.references, model.var, methods=model.built.methods)
-        inner = model.target[len(model.var):]  # ".model" for a pipeline, "" for a model
+        inner = model.target[len(model.var) :]  # ".model" for a pipeline, "" for a model
         return [Site(s.call, s.target + inner, s.line, s.generate) for s in sites], entries
 
     def _live_references(self, target: cst.Name, model: Model) -> list[cst.CSTNode]:
         """References after the model is built and before its name is bound to something else."""
         home = self.script.scope(target)
         end = self._rebinding_line(target, model)
-        return [r for r in self.uses.name_references(target)
-                if self.script.scope(r) is not home or model.line < self.script.line(r) < end]
+        return [
+            r
+            for r in self.uses.name_references(target)
+            if self.script.scope(r) is not home or model.line < self.script.line(r) < end
+        ]
 
     def _rebinding_line(self, target: cst.Name, model: Model) -> float:
         scope = self.script.scope(target)
-        lines = [self.script.line(a.node) for a in scope.assignments[target.value]
-                 if isinstance(a.node, cst.Name) and a.node is not target and not self._rebinds_itself(a.node)
-                 and self._encloses(a.node, model.statement)]
+        lines = [
+            self.script.line(a.node)
+            for a in scope.assignments[target.value]
+            if isinstance(a.node, cst.Name)
+            and a.node is not target
+            and not self._rebinds_itself(a.node)
+            and self._encloses(a.node, model.statement)
+        ]
         return min([line for line in lines if line > model.line], default=float("inf"))
 
     def _encloses(self, rebinding: cst.Name, statement: cst.CSTNode) -> bool:
@@ -349,8 +378,10 @@ class _Detection:
         function = self.script.enclosing(param, (cst.FunctionDef,))
         name = m.Name(param.name.value)
         handed_on = name | m.Tuple(elements=[m.ZeroOrMore(), m.Element(name), m.ZeroOrMore()])
-        return any(r.value is not None and (m.matches(r.value, handed_on) or m.findall(r.value, m.Arg(name)))
-                   for r in self.collected.returns_in.get(function, ()))
+        return any(
+            r.value is not None and (m.matches(r.value, handed_on) or m.findall(r.value, m.Arg(name)))
+            for r in self.collected.returns_in.get(function, ())
+        )
 
     def _param_model(self, param: cst.Param, built: Built, position: tuple[int, int]) -> Model:
         var = param.name.value
@@ -430,7 +461,8 @@ class _Detection:
             if isinstance(found, ReadyPoint):
                 moved.ready = found
                 moved.note = outcome.OPTIMIZED_AT_EACH_EVALUATION.at(
-                    model.position, var=model.var, function=function.name.value, line=found.line)
+                    model.position, var=model.var, function=function.name.value, line=found.line
+                )
                 return moved
         return None
 

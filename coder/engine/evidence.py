@@ -47,8 +47,7 @@ class Verdict:
         return RULES_OUT not in weights and sum(weights) >= THRESHOLD
 
 
-def weigh(script: Script, built: Built, var: str, value: cst.BaseExpression,
-          references: list[cst.CSTNode]) -> Verdict:
+def weigh(script: Script, built: Built, var: str, value: cst.BaseExpression, references: list[cst.CSTNode]) -> Verdict:
     """The verdict on a candidate bound to ``var`` from ``value``, used at ``references``."""
     clues = [_builder_clue(built), *_name_clues(built, var), *_chain_clues(script, value)]
     clues += [clue for reference in references for clue in _use_clues(script, reference)]
@@ -98,8 +97,11 @@ def _use_clues(script: Script, reference: cst.CSTNode) -> list[Clue]:
 
 def _method_clues(script: Script, call: cst.Call) -> list[Clue]:
     method, line = call.func.attr.value, script.line(call)
-    for pattern, weight in ((patterns.MODULE_METHOD, 2), (patterns.DEVICE_METHOD, 1),
-                            (patterns.NOT_MODEL_METHOD, RULES_OUT)):
+    for pattern, weight in (
+        (patterns.MODULE_METHOD, 2),
+        (patterns.DEVICE_METHOD, 1),
+        (patterns.NOT_MODEL_METHOD, RULES_OUT),
+    ):
         if pattern.found(script, call):
             return [Clue(f".{method}()", weight, line)]
     return []
@@ -142,8 +144,11 @@ def _iterates_a_loader(script: Script, iterable: cst.BaseExpression) -> bool:
         iterable = iterable.args[0].value
     if not isinstance(iterable, cst.Name):
         return False
-    return any(isinstance(owner := script.parent(script.parent(b)), cst.Assign)
-               and patterns.DATA_LOADER.found(script, owner.value) for b in script.definitions(iterable))
+    return any(
+        isinstance(owner := script.parent(script.parent(b)), cst.Assign)
+        and patterns.DATA_LOADER.found(script, owner.value)
+        for b in script.definitions(iterable)
+    )
 
 
 def _first_of_each(clues: list[Clue]) -> tuple[Clue, ...]:

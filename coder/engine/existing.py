@@ -61,8 +61,11 @@ class Flags:
     def __init__(self, script: Script, collected: Collected) -> None:
         self.script = script
         self.options = dict(filter(None, (_option_default(call) for call in collected.calls)))
-        self.constants = {_bound(node): _truth(node.value) for node in collected.assignments_in.get(None, ())
-                          if _bound(node) is not None}
+        self.constants = {
+            _bound(node): _truth(node.value)
+            for node in collected.assignments_in.get(None, ())
+            if _bound(node) is not None
+        }
 
     def value(self, test: cst.BaseExpression) -> bool | None:
         """The truth of ``test`` when the script runs with its defaults (None: coder cannot tell)."""
@@ -164,8 +167,11 @@ def with_written(existing: list[Existing], written: list[Product]) -> list[Exist
     before a product (``model = ipex.optimize(model)``) makes what is written."""
     last = max((product.line for product in written), default=0)
     inside = {id(product.call) for product in written}
-    return [replace(e, written=True) if e.derived is None and e.line < last else e
-            for e in existing if id(e.call) not in inside]
+    return [
+        replace(e, written=True) if e.derived is None and e.line < last else e
+        for e in existing
+        if id(e.call) not in inside
+    ]
 
 
 def wrapping_optimization(script: Script, wrapping, statement: cst.BaseStatement) -> Existing:
@@ -177,10 +183,12 @@ def _existing(script: Script, flags: Flags, var: str, call: cst.Call, label: str
     statement = script.statement_of(call)
     target = _assigned_to(statement, call)
     derived = target if target is not None and target != var else None
-    alone = target is not None or m.matches(statement, m.SimpleStatementLine(body=[m.Expr(m.MatchIfTrue(
-        lambda value: value is call))]))
-    return Existing(label, call, statement, script.line(call), derived, None, flags.on_default_path(statement, block),
-                    alone)
+    alone = target is not None or m.matches(
+        statement, m.SimpleStatementLine(body=[m.Expr(m.MatchIfTrue(lambda value: value is call))])
+    )
+    return Existing(
+        label, call, statement, script.line(call), derived, None, flags.on_default_path(statement, block), alone
+    )
 
 
 def calls_taking(script: Script, references: list[cst.CSTNode]) -> list[tuple[cst.Call, cst.CSTNode]]:

@@ -27,7 +27,9 @@ SCRIPT_MODULE_RUNTIMES = ("onnxruntime", "openvino")
 CONTEXT_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.Name("get_context")))
 ORIGINAL = "original"  # InferenceOptimizer.original(model): the model as built, for what the script writes
 ORIGINAL_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.Name(ORIGINAL)))
-OPTIMIZER_CALL = m.Call(func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.DoesNotMatch(m.Name("get_context") | m.Name(ORIGINAL))))
+OPTIMIZER_CALL = m.Call(
+    func=m.Attribute(value=m.Name(OPTIMIZER), attr=m.DoesNotMatch(m.Name("get_context") | m.Name(ORIGINAL)))
+)
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,19 @@ def optimizer_call_for(transform: str | transforms.Transform | OptimizerCall) ->
     entry = transforms.get(transform) if isinstance(transform, str) else transform
     calibrates = entry.needs_calibration
     converts = entry.method == "trace" and entry.kwargs.get("accelerator") in SCRIPT_MODULE_RUNTIMES
-    return OptimizerCall(entry.name, lambda model, loader: _call_source(entry, model, loader), calibrates,
-                         calibrates or entry.kwargs.get("accelerator") is not None, converts)
+    return OptimizerCall(
+        entry.name,
+        lambda model, loader: _call_source(entry, model, loader),
+        calibrates,
+        calibrates or entry.kwargs.get("accelerator") is not None,
+        converts,
+    )
 
 
 def _call_source(entry: transforms.Transform, model: str, loader: str | None) -> str:
-    return entry.call_source(model, calib_data=loader) if entry.needs_calibration and loader else entry.call_source(model)
+    return (
+        entry.call_source(model, calib_data=loader) if entry.needs_calibration and loader else entry.call_source(model)
+    )
 
 
 def context_call(targets: list[str]) -> cst.Call:

@@ -41,8 +41,7 @@ class Finding:
         return f"{filename}:{self}" if self.line is not None else f"{filename}: {self}"
 
     def as_json(self) -> dict:
-        return {"code": self.code, "name": self.name, "line": self.line, "column": self.column,
-                "message": self.message}
+        return {"code": self.code, "name": self.name, "line": self.line, "column": self.column, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -62,31 +61,60 @@ class Kind:
 NO_MODEL = Kind("C001", "no-model", "no model found: the script is left unchanged")
 NO_INFERENCE = Kind("C002", "no-inference", "no inference call found on a model: the script is left unchanged")
 NOTHING_TO_CHANGE = Kind("C003", "nothing-to-change", "nothing to change: the script is left unchanged")
-UNPARSABLE = Kind("C004", "internal-error", "internal error: the patched script would not parse, "
-                  "so it is left unchanged (please report it)")
-NOT_REPRODUCIBLE = Kind("C005", "formatting-not-kept", "LibCST does not write this line back as it is "
-                        "(a LibCST limitation): the script is left unchanged")
+UNPARSABLE = Kind(
+    "C004",
+    "internal-error",
+    "internal error: the patched script would not parse, so it is left unchanged (please report it)",
+)
+NOT_REPRODUCIBLE = Kind(
+    "C005",
+    "formatting-not-kept",
+    "LibCST does not write this line back as it is (a LibCST limitation): the script is left unchanged",
+)
 # C1xx: a model is left alone
-ALREADY_OPTIMIZED = Kind("C101", "already-optimized",
-                         "'{var}' is already optimized with {label}: not adding a second optimization")
+ALREADY_OPTIMIZED = Kind(
+    "C101", "already-optimized", "'{var}' is already optimized with {label}: not adding a second optimization"
+)
 TRAINED_IN_METHOD = Kind("C102", "trained-in-method", "'{var}' is trained in {method}() (line {line}): left as it is")
-TRAINED_AND_EVALUATED = Kind("C103", "trained-and-evaluated", "'{var}' is trained and used for inference "
-                             "in the same statement (line {line}): left as it is")
-NO_ROOM_AFTER = Kind("C104", "no-room-after", "'{var}' is built where coder cannot add a statement after it: "
-                     "left as it is")
-HELD_MODULE_UNKNOWN = Kind("C106", "held-module-unknown", "'{var}' runs a torch module through .{method}(), "
-                           "but coder cannot tell which of its attributes is that module: left as it is")
+TRAINED_AND_EVALUATED = Kind(
+    "C103",
+    "trained-and-evaluated",
+    "'{var}' is trained and used for inference in the same statement (line {line}): left as it is",
+)
+NO_ROOM_AFTER = Kind(
+    "C104", "no-room-after", "'{var}' is built where coder cannot add a statement after it: left as it is"
+)
+HELD_MODULE_UNKNOWN = Kind(
+    "C106",
+    "held-module-unknown",
+    "'{var}' runs a torch module through .{method}(), "
+    "but coder cannot tell which of its attributes is that module: left as it is",
+)
 NEVER_CALLED = Kind("C105", "never-called", "'{var}' is built but coder sees no inference call on it")
 # C2xx: a model is optimized, but not everything is added
-GENERATES = Kind("C201", "generate-fixed-graph", "'{var}' generates text: {transform} captures a fixed graph, "
-                 "which generate() cannot use; adding only InferenceOptimizer.get_context")
-NO_SAFE_CONTEXT = Kind("C202", "no-safe-context", "no safe place for InferenceOptimizer.get_context around this "
-                       "call (a lambda, an await in the statement, or the statement that builds the model): "
-                       "it runs without it")
-REPLACED_OPTIMIZATION = Kind("C203", "replaced-optimization", "'{var}' is already optimized with {label}: "
-                             "{transform} replaces that optimization (--keep-existing keeps it)")
-OPTIMIZED_AT_EACH_EVALUATION = Kind("C204", "optimized-at-each-evaluation", "'{var}' is trained and evaluated "
-                                    "in turn: it is optimized in {function}() after line {line}, at each evaluation")
+GENERATES = Kind(
+    "C201",
+    "generate-fixed-graph",
+    "'{var}' generates text: {transform} captures a fixed graph, "
+    "which generate() cannot use; adding only InferenceOptimizer.get_context",
+)
+NO_SAFE_CONTEXT = Kind(
+    "C202",
+    "no-safe-context",
+    "no safe place for InferenceOptimizer.get_context around this "
+    "call (a lambda, an await in the statement, or the statement that builds the model): "
+    "it runs without it",
+)
+REPLACED_OPTIMIZATION = Kind(
+    "C203",
+    "replaced-optimization",
+    "'{var}' is already optimized with {label}: {transform} replaces that optimization (--keep-existing keeps it)",
+)
+OPTIMIZED_AT_EACH_EVALUATION = Kind(
+    "C204",
+    "optimized-at-each-evaluation",
+    "'{var}' is trained and evaluated in turn: it is optimized in {function}() after line {line}, at each evaluation",
+)
 
 
 class _Told:

@@ -37,8 +37,9 @@ def parse(source: str) -> Script:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         check_syntax(source)  # CPython's message when CPython rejects the script too
-        raise ScriptError(f"coder cannot read this syntax: {error.message}", error.raw_line,
-                          error.raw_column + 1) from None
+        raise ScriptError(
+            f"coder cannot read this syntax: {error.message}", error.raw_line, error.raw_column + 1
+        ) from None
     return Script(source, module)
 
 
@@ -134,7 +135,7 @@ class Script(cst.MetadataDependent):
         written, actual = self.end_of_file
         if not code.endswith(written):  # the transform changed the end: the check on the result decides
             return code
-        return code[:len(code) - len(written)] + actual
+        return code[: len(code) - len(written)] + actual
 
 
 def code_of(module: cst.Module, known: dict[cst.CSTNode, str]) -> str:

@@ -48,8 +48,10 @@ PRETRAINED_MODEL_CLASS = re.compile(r"(Model|For[A-Z]\w*|LMHead\w*)$|^AutoModel"
 NOT_MODEL_CLASS = re.compile(r"Tokenizer|Processor|Config|FeatureExtractor|Pipeline|Scheduler")
 FACTORIES = {"torch.hub.load", "timm.create_model", "timm.models.create_model", "torch.nn.Sequential"}
 # a torch.nn layer with weights is a model when a script runs it on its own; activations, pooling, losses are not
-LAYER = re.compile(r"(Lazy)?(Linear|Bilinear|Conv(Transpose)?[123]d|Embedding(Bag)?|(RNN|LSTM|GRU)(Cell)?"
-                   r"|Transformer(Encoder|Decoder)?(Layer)?|MultiheadAttention)")
+LAYER = re.compile(
+    r"(Lazy)?(Linear|Bilinear|Conv(Transpose)?[123]d|Embedding(Bag)?|(RNN|LSTM|GRU)(Cell)?"
+    r"|Transformer(Encoder|Decoder)?(Layer)?|MultiheadAttention)"
+)
 
 
 def is_model_factory(name: str) -> bool:
@@ -111,16 +113,20 @@ MODEL_LOOKUP = Pattern(
     "model-lookup",
     m.Call(func=m.Subscript(value=m.Attribute(value=MODEL_NAMESPACE, attr=m.Name("__dict__"))))
     | m.Call(func=m.Call(func=m.Name("getattr"), args=[m.Arg(value=MODEL_NAMESPACE), m.ZeroOrMore()])),
-    examples=("import torchvision.models as models\nmodels.__dict__[arch]()",
-              "from torchvision import models\ngetattr(models, arch)(weights=None)"),
+    examples=(
+        "import torchvision.models as models\nmodels.__dict__[arch]()",
+        "from torchvision import models\ngetattr(models, arch)(weights=None)",
+    ),
     counterexamples=("import torchvision.models as models\nmodels.__dict__[arch]", "getattr(config, arch)()"),
 )
 
 PIPELINE = Pattern(
     "pipeline",  # its torch module, ``.model``, is what gets optimized
     m.Call(func=qualified_in({"transformers.pipeline", "transformers.pipelines.pipeline"})),
-    examples=("from transformers import pipeline\npipeline('sentiment-analysis')",
-              "import transformers\ntransformers.pipeline(task='fill-mask')"),
+    examples=(
+        "from transformers import pipeline\npipeline('sentiment-analysis')",
+        "import transformers\ntransformers.pipeline(task='fill-mask')",
+    ),
     counterexamples=("from sklearn.pipeline import Pipeline\nPipeline(steps)", "pipeline('x')"),
 )
 
@@ -130,8 +136,12 @@ TRANSFORMER_DENOISER = re.compile(r"Flux|StableDiffusion3|PixArt|Sana|HunyuanDiT
 
 def is_diffusion_pipeline(name: str) -> bool:
     parts = name.split(".")
-    return (parts[0] == "diffusers" and len(parts) >= 3 and "Pipeline" in parts[-2]
-            and parts[-1] in ("from_pretrained", "from_single_file"))
+    return (
+        parts[0] == "diffusers"
+        and len(parts) >= 3
+        and "Pipeline" in parts[-2]
+        and parts[-1] in ("from_pretrained", "from_single_file")
+    )
 
 
 def denoiser_of(name: str) -> str:
@@ -142,10 +152,14 @@ def denoiser_of(name: str) -> str:
 DIFFUSION_PIPELINE = Pattern(
     "diffusion-pipeline",  # its denoiser, ``.unet`` (or ``.transformer``), is what gets optimized
     m.Call(func=qualified(is_diffusion_pipeline)),
-    examples=("from diffusers import StableDiffusionPipeline\nStableDiffusionPipeline.from_pretrained('x')",
-              "import diffusers\ndiffusers.AutoPipelineForText2Image.from_pretrained('x')"),
-    counterexamples=("from diffusers import UNet2DModel\nUNet2DModel.from_pretrained('x')",
-                     "from diffusers import DDIMScheduler\nDDIMScheduler.from_pretrained('x')"),
+    examples=(
+        "from diffusers import StableDiffusionPipeline\nStableDiffusionPipeline.from_pretrained('x')",
+        "import diffusers\ndiffusers.AutoPipelineForText2Image.from_pretrained('x')",
+    ),
+    counterexamples=(
+        "from diffusers import UNet2DModel\nUNet2DModel.from_pretrained('x')",
+        "from diffusers import DDIMScheduler\nDDIMScheduler.from_pretrained('x')",
+    ),
 )
 
 GENERATIVE_TASKS = re.compile(r"generation|summarization|translation|text2text|conversational")
@@ -162,8 +176,10 @@ def _runs_generate(call: cst.Call) -> bool:
 GENERATIVE_PIPELINE = Pattern(
     "generative-pipeline",
     PIPELINE.matcher & m.MatchIfTrue(_runs_generate),
-    examples=("from transformers import pipeline\npipeline('text-generation', model='gpt2')",
-              "from transformers import pipeline\npipeline(task)"),
+    examples=(
+        "from transformers import pipeline\npipeline('text-generation', model='gpt2')",
+        "from transformers import pipeline\npipeline(task)",
+    ),
     counterexamples=("from transformers import pipeline\npipeline('sentiment-analysis')",),
 )
 
@@ -171,8 +187,11 @@ GENERATIVE_PIPELINE = Pattern(
 # on the object) is optimized in place, and the object's call and these methods are inference
 ULTRALYTICS_MODELS = {"YOLO", "RTDETR", "SAM", "FastSAM", "NAS", "YOLOWorld", "YOLOE"}
 HELD_MODULES = (  # (the builder's qualified name, the path of the module it holds, its inference methods)
-    (re.compile(r"^ultralytics\.(models\.(\w+\.)*)?(" + "|".join(sorted(ULTRALYTICS_MODELS)) + r")$"),
-     "model", ("predict", "track")),
+    (
+        re.compile(r"^ultralytics\.(models\.(\w+\.)*)?(" + "|".join(sorted(ULTRALYTICS_MODELS)) + r")$"),
+        "model",
+        ("predict", "track"),
+    ),
     (re.compile(r"^whisper\.load_model$"), "encoder", ("transcribe", "decode", "detect_language", "embed_audio")),
     (re.compile(r"^sentence_transformers\.SentenceTransformer$"), "[0].auto_model", ("encode",)),
     (re.compile(r"^segment_anything\.(predictor\.)?SamPredictor$"), "model.image_encoder", ("set_image", "predict")),
@@ -183,8 +202,10 @@ HELD_MODULES = (  # (the builder's qualified name, the path of the module it hol
     (re.compile(r"^torchvision\.models\.detection\.([a-z_0-9]+\.)?[a-z]\w*$"), "backbone", ()),
 )
 # builders that return a tuple holding such an object: (its position, the module's path, its inference methods)
-HELD_IN_TUPLE = {"clip.load": (0, "visual", ("encode_image",)),
-                 "open_clip.create_model_and_transforms": (0, "visual", ("encode_image",))}
+HELD_IN_TUPLE = {
+    "clip.load": (0, "visual", ("encode_image",)),
+    "open_clip.create_model_and_transforms": (0, "visual", ("encode_image",)),
+}
 # methods of a model that run one of its modules: that module is optimized (HF CLIP, SigLIP)
 MODULE_OF_METHOD = {"get_image_features": "vision_model", "get_text_features": "text_model"}
 # library functions that run the model given as their first argument
@@ -192,8 +213,19 @@ LIBRARY_RUNNERS = {"mmdet.apis.inference_detector", "mmseg.apis.inference_model"
 
 
 # what a library object that holds a torch module is run with, besides its call
-LIBRARY_METHODS = ("predict", "encode", "transcribe", "track", "infer", "inference", "detect", "segment", "embed",
-                   "classify", "run_on_image")
+LIBRARY_METHODS = (
+    "predict",
+    "encode",
+    "transcribe",
+    "track",
+    "infer",
+    "inference",
+    "detect",
+    "segment",
+    "embed",
+    "classify",
+    "run_on_image",
+)
 
 
 def held_module(name: str) -> tuple[str, tuple[str, ...]] | None:
@@ -216,29 +248,52 @@ LIBRARY_RUNNER = Pattern(
 LIBRARY_OBJECT = Pattern(
     "library-object",  # the torch module it holds is optimized, not the object
     m.Call(func=qualified(lambda name: held_module(name) is not None)),
-    examples=("from ultralytics import YOLO\nYOLO('yolov8n.pt')", "import whisper\nwhisper.load_model('base')",
-              "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
-              "from ultralytics import RTDETR\nRTDETR('rtdetr-l.pt')",
-              "import torchvision\ntorchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None)",
-              "from detectron2.engine import DefaultPredictor\nDefaultPredictor(cfg)"),
-    counterexamples=("from ultralytics.utils import LOGGER\nLOGGER('x')", "YOLO('yolov8n.pt')",
-                     "from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights as W\nW.verify(w)",
-                     "import whisper\nwhisper.load_audio('a.mp3')"),
+    examples=(
+        "from ultralytics import YOLO\nYOLO('yolov8n.pt')",
+        "import whisper\nwhisper.load_model('base')",
+        "from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
+        "from ultralytics import RTDETR\nRTDETR('rtdetr-l.pt')",
+        "import torchvision\ntorchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None)",
+        "from detectron2.engine import DefaultPredictor\nDefaultPredictor(cfg)",
+    ),
+    counterexamples=(
+        "from ultralytics.utils import LOGGER\nLOGGER('x')",
+        "YOLO('yolov8n.pt')",
+        "from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights as W\nW.verify(w)",
+        "import whisper\nwhisper.load_audio('a.mp3')",
+    ),
 )
 
 HUB_AUTOSHAPE = Pattern(
     "hub-autoshape",  # YOLOv5 from torch.hub: an AutoShape wrapper (file names, PIL images in) around .model
-    m.Call(func=qualified_in({"torch.hub.load"}), args=[m.ZeroOrMore(), m.Arg(
-        value=m.SimpleString(m.MatchIfTrue(lambda text: "yolov5" in text.lower()))), m.ZeroOrMore()]),
-    examples=("import torch\ntorch.hub.load('ultralytics/yolov5', 'yolov5s')",
-              "import torch\ntorch.hub.load('.', 'custom', path='weights/yolov5s.pt', source='local')"),
+    m.Call(
+        func=qualified_in({"torch.hub.load"}),
+        args=[
+            m.ZeroOrMore(),
+            m.Arg(value=m.SimpleString(m.MatchIfTrue(lambda text: "yolov5" in text.lower()))),
+            m.ZeroOrMore(),
+        ],
+    ),
+    examples=(
+        "import torch\ntorch.hub.load('ultralytics/yolov5', 'yolov5s')",
+        "import torch\ntorch.hub.load('.', 'custom', path='weights/yolov5s.pt', source='local')",
+    ),
     counterexamples=("import torch\ntorch.hub.load('pytorch/vision', 'resnet18')",),
 )
 
-MODEL_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module",
-               "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
-               "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
-               "pytorch_lightning.LightningModule", "lightning.LightningModule", "lightning.pytorch.LightningModule"}
+MODEL_BASES = {
+    "torch.nn.Module",
+    "torch.nn.modules.Module",
+    "torch.nn.modules.module.Module",
+    "torch.nn.Sequential",
+    "torch.nn.ModuleList",
+    "torch.nn.ModuleDict",
+    "transformers.PreTrainedModel",
+    "transformers.modeling_utils.PreTrainedModel",
+    "pytorch_lightning.LightningModule",
+    "lightning.LightningModule",
+    "lightning.pytorch.LightningModule",
+}
 
 
 def is_model_base(name: str) -> bool:
@@ -248,15 +303,22 @@ def is_model_base(name: str) -> bool:
 
 PLAIN_MODULE_BASES = {"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module"}
 PLAIN_VALUES = {"list", "tuple", "dict", "set", "str", "int", "float", "bool", "len", "sorted", "frozenset"}
-HOLDS_WEIGHTS = m.Call(func=m.Attribute(attr=methods("register_buffer", "register_parameter", "add_module",
-                                                     "register_module"))
-                       | m.Attribute(attr=m.Name("Parameter")) | m.Name("Parameter"))
+HOLDS_WEIGHTS = m.Call(
+    func=m.Attribute(attr=methods("register_buffer", "register_parameter", "add_module", "register_module"))
+    | m.Attribute(attr=m.Name("Parameter"))
+    | m.Name("Parameter")
+)
 SELF_ATTRIBUTE = m.Attribute(value=m.Name("self"))
 # ``self.x = <a call>``: a layer, a buffer, anything coder cannot tell from weights
-BUILT_ON_SELF = m.Assign(targets=[m.ZeroOrMore(), m.AssignTarget(target=SELF_ATTRIBUTE), m.ZeroOrMore()],
-                         value=m.MatchIfTrue(lambda value: any(
-                             not m.matches(call.func, m.Name(m.MatchIfTrue(PLAIN_VALUES.__contains__)))
-                             for call in m.findall(value, m.Call()))))
+BUILT_ON_SELF = m.Assign(
+    targets=[m.ZeroOrMore(), m.AssignTarget(target=SELF_ATTRIBUTE), m.ZeroOrMore()],
+    value=m.MatchIfTrue(
+        lambda value: any(
+            not m.matches(call.func, m.Name(m.MatchIfTrue(PLAIN_VALUES.__contains__)))
+            for call in m.findall(value, m.Call())
+        )
+    ),
+)
 
 
 def _weightless(node: cst.ClassDef) -> bool:
@@ -267,33 +329,42 @@ def _weightless(node: cst.ClassDef) -> bool:
 WEIGHTLESS_MODULE = Pattern(
     "weightless-module",  # a plain nn.Module with no parameters and no buffers: not worth optimizing
     m.ClassDef(bases=[m.AtLeastN(m.Arg(value=qualified_in(PLAIN_MODULE_BASES)), n=1)]) & m.MatchIfTrue(_weightless),
-    examples=("import torch.nn as nn\nclass Decoder(nn.Module):\n    def __init__(self, labels):\n"
-              "        super().__init__()\n        self.labels = list(labels)\n"
-              "    def forward(self, x):\n        return ''.join(self.labels[i] for i in x)",
-              "from torch import nn\nclass Identity(nn.Module):\n    def forward(self, x):\n        return x"),
-    counterexamples=("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
-                     "        super().__init__()\n        self.fc = nn.Linear(2, 2)",
-                     "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
-                     "        super().__init__()\n        self.register_buffer('mean', mean)",
-                     "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, cfg):\n"
-                     "        super().__init__()\n        self.body = build_body(cfg)",
-                     "import torch.nn as nn\nclass Head(Base, nn.Module):\n    pass"),
+    examples=(
+        "import torch.nn as nn\nclass Decoder(nn.Module):\n    def __init__(self, labels):\n"
+        "        super().__init__()\n        self.labels = list(labels)\n"
+        "    def forward(self, x):\n        return ''.join(self.labels[i] for i in x)",
+        "from torch import nn\nclass Identity(nn.Module):\n    def forward(self, x):\n        return x",
+    ),
+    counterexamples=(
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.fc = nn.Linear(2, 2)",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.register_buffer('mean', mean)",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, cfg):\n"
+        "        super().__init__()\n        self.body = build_body(cfg)",
+        "import torch.nn as nn\nclass Head(Base, nn.Module):\n    pass",
+    ),
 )
 
 
 MODEL_CLASS = Pattern(
     "model-class",  # also when it derives from another model class of the file (detect follows those)
     m.ClassDef(bases=[m.ZeroOrMore(), m.Arg(value=qualified(is_model_base)), m.ZeroOrMore()])
-    | m.ClassDef(bases=[m.AtLeastN(n=1)],  # a plain class with a forward() method is no module
-                 body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()])),
-    examples=("import torch.nn as nn\nclass Net(nn.Module):\n    pass",
-              "import torch.nn as nn\nclass Ensemble(nn.ModuleList):\n    pass",
-              "import lightning as L\nclass Classifier(L.LightningModule):\n    pass",
-              "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
-              "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x"),
+    | m.ClassDef(
+        bases=[m.AtLeastN(n=1)],  # a plain class with a forward() method is no module
+        body=m.IndentedBlock(body=[m.ZeroOrMore(), m.FunctionDef(name=m.Name("forward")), m.ZeroOrMore()]),
+    ),
+    examples=(
+        "import torch.nn as nn\nclass Net(nn.Module):\n    pass",
+        "import torch.nn as nn\nclass Ensemble(nn.ModuleList):\n    pass",
+        "import lightning as L\nclass Classifier(L.LightningModule):\n    pass",
+        "from transformers import PreTrainedModel\nclass M(PreTrainedModel):\n    pass",
+        "from mylib import Layer\nclass Block(Layer):\n    def forward(self, x):\n        return x",
+    ),
     counterexamples=(
         "import torch\nclass Data(torch.utils.data.Dataset):\n    def __getitem__(self, i):\n        return i",
-        "class Runner:\n    def forward(self, x):\n        return self.model(x)"),
+        "class Runner:\n    def forward(self, x):\n        return self.model(x)",
+    ),
 )
 
 # --- what is not a model however it is used: a candidate built by one of these is never taken
@@ -309,8 +380,13 @@ NON_MODEL_KINDS = (  # (what it is, a pattern over the qualified name), first ma
     ("a transform", re.compile(r"^torchvision\.transforms\.")),
     ("a loss", re.compile(r"^torch\.nn\.(modules\.loss\.)?\w*Loss$")),
     ("a metric", re.compile(r"^(torchmetrics|evaluate)\.")),
-    ("a layer without weights", re.compile(r"^torch\.nn\.(ReLU|GELU|SiLU|Sigmoid|Tanh|Softmax|LogSoftmax|Dropout|"
-                                           r"Flatten|Identity|\w*Pool[123]d|Upsample)\w*$")),
+    (
+        "a layer without weights",
+        re.compile(
+            r"^torch\.nn\.(ReLU|GELU|SiLU|Sigmoid|Tanh|Softmax|LogSoftmax|Dropout|"
+            r"Flatten|Identity|\w*Pool[123]d|Upsample)\w*$"
+        ),
+    ),
 )
 
 
@@ -322,23 +398,40 @@ def non_model_kind(name: str) -> str | None:
 NOT_A_MODEL = Pattern(
     "not-a-model",
     m.Call(func=qualified(lambda name: non_model_kind(name) is not None)),
-    examples=("from transformers import AutoTokenizer\nAutoTokenizer.from_pretrained('x')",
-              "from transformers import AutoImageProcessor as P\nP.from_pretrained('x')",
-              "import torch\ntorch.optim.SGD(params, lr=0.1)",
-              "from torch.optim.lr_scheduler import StepLR\nStepLR(opt, 1)",
-              "import torch.nn as nn\nnn.CrossEntropyLoss()",
-              "from torchvision import datasets\ndatasets.MNIST('data')",
-              "import torchvision.transforms as T\nT.Compose([])"),
-    counterexamples=("from transformers import AutoModel\nAutoModel.from_pretrained('x')",
-                     "import torch.nn as nn\nnn.Linear(2, 2)", "build_tokenizer('vocab.txt')"),
+    examples=(
+        "from transformers import AutoTokenizer\nAutoTokenizer.from_pretrained('x')",
+        "from transformers import AutoImageProcessor as P\nP.from_pretrained('x')",
+        "import torch\ntorch.optim.SGD(params, lr=0.1)",
+        "from torch.optim.lr_scheduler import StepLR\nStepLR(opt, 1)",
+        "import torch.nn as nn\nnn.CrossEntropyLoss()",
+        "from torchvision import datasets\ndatasets.MNIST('data')",
+        "import torchvision.transforms as T\nT.Compose([])",
+    ),
+    counterexamples=(
+        "from transformers import AutoModel\nAutoModel.from_pretrained('x')",
+        "import torch.nn as nn\nnn.Linear(2, 2)",
+        "build_tokenizer('vocab.txt')",
+    ),
 )
 
 # --- evidence left by how a candidate is used (evidence.py weighs it)
 
 MODULE_METHOD = Pattern(
     "module-method",  # only a torch module has these
-    m.Call(func=m.Attribute(attr=methods("eval", "parameters", "named_parameters", "modules", "named_modules",
-                                         "children", "load_state_dict", "forward"))),
+    m.Call(
+        func=m.Attribute(
+            attr=methods(
+                "eval",
+                "parameters",
+                "named_parameters",
+                "modules",
+                "named_modules",
+                "children",
+                "load_state_dict",
+                "forward",
+            )
+        )
+    ),
     examples=("net.eval()", "net.load_state_dict(state)", "sum(p.numel() for p in net.parameters())"),
     counterexamples=("net.to(device)", "net(x)"),
 )
@@ -352,26 +445,75 @@ DEVICE_METHOD = Pattern(
 
 NOT_MODEL_METHOD = Pattern(
     "not-a-model-method",  # what tokenizers, optimizers and schedulers are used with
-    m.Call(func=m.Attribute(attr=methods("step", "decode", "batch_decode", "encode", "tokenize",
-                                         "convert_ids_to_tokens", "convert_tokens_to_ids", "add_param_group",
-                                         "get_last_lr", "apply_chat_template", "pad"))),
+    m.Call(
+        func=m.Attribute(
+            attr=methods(
+                "step",
+                "decode",
+                "batch_decode",
+                "encode",
+                "tokenize",
+                "convert_ids_to_tokens",
+                "convert_tokens_to_ids",
+                "add_param_group",
+                "get_last_lr",
+                "apply_chat_template",
+                "pad",
+            )
+        )
+    ),
     examples=("optimizer.step()", "tokenizer.decode(ids)", "scheduler.get_last_lr()"),
     counterexamples=("model.eval()", "model.generate(ids)"),
 )
 
 NOT_MODEL_USE = Pattern(
     "not-a-model-use",  # the candidate is the argument of len() or of a DataLoader
-    m.Call(func=m.Name("len") | qualified_in({"torch.utils.data.DataLoader",
-                                              "torch.utils.data.dataloader.DataLoader"})),
+    m.Call(
+        func=m.Name("len") | qualified_in({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+    ),
     examples=("len(dataset)", "from torch.utils.data import DataLoader\nDataLoader(dataset)"),
     counterexamples=("model(x)", "print(model)"),
 )
 
-TENSOR_MAKERS = {f"torch.{name}" for name in (
-    "rand", "randn", "randint", "rand_like", "randn_like", "zeros", "ones", "full", "empty", "zeros_like",
-    "ones_like", "tensor", "as_tensor", "from_numpy", "stack", "cat", "arange", "linspace")}
-TENSOR_METHODS = ("to", "cuda", "cpu", "float", "half", "bfloat16", "unsqueeze", "squeeze", "permute", "view",
-                  "reshape", "contiguous", "flatten", "transpose")
+TENSOR_MAKERS = {
+    f"torch.{name}"
+    for name in (
+        "rand",
+        "randn",
+        "randint",
+        "rand_like",
+        "randn_like",
+        "zeros",
+        "ones",
+        "full",
+        "empty",
+        "zeros_like",
+        "ones_like",
+        "tensor",
+        "as_tensor",
+        "from_numpy",
+        "stack",
+        "cat",
+        "arange",
+        "linspace",
+    )
+}
+TENSOR_METHODS = (
+    "to",
+    "cuda",
+    "cpu",
+    "float",
+    "half",
+    "bfloat16",
+    "unsqueeze",
+    "squeeze",
+    "permute",
+    "view",
+    "reshape",
+    "contiguous",
+    "flatten",
+    "transpose",
+)
 TENSOR = Pattern(
     "tensor",  # an expression that gives a tensor (evidence that what it is passed to is a model)
     m.Call(func=qualified_in(TENSOR_MAKERS) | m.Attribute(attr=methods(*TENSOR_METHODS))),
@@ -382,11 +524,46 @@ TENSOR = Pattern(
 # words of a variable's name that say it is a model, whatever else it says (``loss_net``, ``opt_model``)
 MODEL_WORDS = {"model", "models", "net", "network", "backbone", "encoder", "decoder", "classifier", "detector"}
 # words of a variable's name that say what a candidate is not (a ``tokenizer`` or ``val_loader``)
-NOT_MODEL_WORDS = {"tokenizer", "tokeniser", "tok", "processor", "extractor", "config", "cfg", "optimizer",
-                   "optimiser", "optim", "opt", "scheduler", "sched", "dataset", "data", "loader", "criterion",
-                   "loss", "metric", "metrics", "transform", "transforms", "tfms", "preprocess", "preprocessor",
-                   "augment", "scaler", "writer", "logger", "streamer", "parser", "args", "device", "vocab",
-                   "collator", "sampler", "env", "processing"}
+NOT_MODEL_WORDS = {
+    "tokenizer",
+    "tokeniser",
+    "tok",
+    "processor",
+    "extractor",
+    "config",
+    "cfg",
+    "optimizer",
+    "optimiser",
+    "optim",
+    "opt",
+    "scheduler",
+    "sched",
+    "dataset",
+    "data",
+    "loader",
+    "criterion",
+    "loss",
+    "metric",
+    "metrics",
+    "transform",
+    "transforms",
+    "tfms",
+    "preprocess",
+    "preprocessor",
+    "augment",
+    "scaler",
+    "writer",
+    "logger",
+    "streamer",
+    "parser",
+    "args",
+    "device",
+    "vocab",
+    "collator",
+    "sampler",
+    "env",
+    "processing",
+}
 
 # --- what a model is already optimized with: coder does not stack a second optimization
 
@@ -421,24 +598,40 @@ OPTIMIZERS = {
 OPTIMIZING_CALL = Pattern(
     "optimizing-call",
     m.Call(func=qualified_in(OPTIMIZERS)),
-    examples=("import intel_extension_for_pytorch as ipex\nipex.optimize(model)",
-              "import torch\ntorch.jit.trace(model, x)", "from torch import compile\ncompile(model)",
-              "import torch.ao.quantization as q\nq.quantize_dynamic(model)"),
+    examples=(
+        "import intel_extension_for_pytorch as ipex\nipex.optimize(model)",
+        "import torch\ntorch.jit.trace(model, x)",
+        "from torch import compile\ncompile(model)",
+        "import torch.ao.quantization as q\nq.quantize_dynamic(model)",
+    ),
     counterexamples=("import torch\ntorch.jit.load('m.pt')", "optimize(model)"),
 )
 
 
 # --- what writes a model somewhere: the script's product, never removed (existing.py)
 
-WRITERS = {"torch.onnx.export", "torch.onnx.dynamo_export", "torch.save", "torch.jit.save", "torch.export.save",
-           "openvino.save_model", "openvino.runtime.serialize", "intel_extension_for_pytorch.save"}
+WRITERS = {
+    "torch.onnx.export",
+    "torch.onnx.dynamo_export",
+    "torch.save",
+    "torch.jit.save",
+    "torch.export.save",
+    "openvino.save_model",
+    "openvino.runtime.serialize",
+    "intel_extension_for_pytorch.save",
+}
 WRITING_METHODS = ("save", "save_pretrained")
 MODEL_WRITER = Pattern(
     "model-writer",  # its first argument (or the object whose method it is) is written to a file
     m.Call(func=qualified_in(WRITERS)) | m.Call(func=m.Attribute(attr=methods(*WRITING_METHODS))),
-    examples=("import torch\ntorch.onnx.export(model, x, 'm.onnx')", "import torch\ntorch.save(model, 'm.pt')",
-              "from torch import jit\njit.save(traced, 'm.pt')", "model.save_pretrained('out')", "traced.save('m.pt')",
-              "import openvino as ov\nov.save_model(ov_model, 'm.xml')"),
+    examples=(
+        "import torch\ntorch.onnx.export(model, x, 'm.onnx')",
+        "import torch\ntorch.save(model, 'm.pt')",
+        "from torch import jit\njit.save(traced, 'm.pt')",
+        "model.save_pretrained('out')",
+        "traced.save('m.pt')",
+        "import openvino as ov\nov.save_model(ov_model, 'm.xml')",
+    ),
     counterexamples=("import torch\ntorch.load('m.pt')", "save(model)", "import torch\ntorch.jit.trace(model, x)"),
 )
 
@@ -450,29 +643,47 @@ def label_of(script, call: cst.Call, labels: dict[str, str]) -> str | None:
 
 # --- how a model is used and prepared
 
-INFERENCE_CONTEXTS = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
-                      "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
-                      "torch.autocast", "torch.cpu.amp.autocast", "torch.amp.autocast"}
+INFERENCE_CONTEXTS = {
+    "torch.no_grad",
+    "torch.inference_mode",
+    "torch.autograd.no_grad",
+    "torch.autograd.grad_mode.no_grad",
+    "torch.autograd.grad_mode.inference_mode",
+    "torch.autocast",
+    "torch.cpu.amp.autocast",
+    "torch.amp.autocast",
+}
 INFERENCE_CONTEXT = Pattern(
     "inference-context",  # a `with` item or a decorator
     qualified_in(INFERENCE_CONTEXTS)  # the call, or the bare decorator
     | m.Call(func=qualified_in({"torch.set_grad_enabled"}), args=[m.Arg(value=m.Name("False")), m.ZeroOrMore()]),
-    examples=("import torch\nwith torch.no_grad():\n    pass",
-              "from torch import inference_mode\n@inference_mode()\ndef f(): pass",
-              "import torch\n@torch.no_grad\ndef f(): pass",
-              "import torch\nwith torch.set_grad_enabled(False):\n    pass",
-              "import torch\nwith torch.autocast('cpu'):\n    pass"),
-    counterexamples=("import torch\nwith torch.set_grad_enabled(True):\n    pass", "with open('f'):\n    pass",
-                     "import torch\nwith torch.enable_grad():\n    pass"),
+    examples=(
+        "import torch\nwith torch.no_grad():\n    pass",
+        "from torch import inference_mode\n@inference_mode()\ndef f(): pass",
+        "import torch\n@torch.no_grad\ndef f(): pass",
+        "import torch\nwith torch.set_grad_enabled(False):\n    pass",
+        "import torch\nwith torch.autocast('cpu'):\n    pass",
+    ),
+    counterexamples=(
+        "import torch\nwith torch.set_grad_enabled(True):\n    pass",
+        "with open('f'):\n    pass",
+        "import torch\nwith torch.enable_grad():\n    pass",
+    ),
 )
 
-LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
-           "timm.data.create_loader", "timm.data.loader.create_loader"}
+LOADERS = {
+    "torch.utils.data.DataLoader",
+    "torch.utils.data.dataloader.DataLoader",
+    "timm.data.create_loader",
+    "timm.data.loader.create_loader",
+}
 DATA_LOADER = Pattern(
     "data-loader",
     m.Call(func=qualified_in(LOADERS)),
-    examples=("from torch.utils.data import DataLoader\nDataLoader(data)",
-              "import timm.data\ntimm.data.create_loader(d, 224, 8)"),
+    examples=(
+        "from torch.utils.data import DataLoader\nDataLoader(data)",
+        "import timm.data\ntimm.data.create_loader(d, 224, 8)",
+    ),
     counterexamples=("from torch.utils.data import Dataset\nDataset()", "DataLoader(data)"),
 )
 
@@ -499,9 +710,12 @@ FIT = Pattern(
     counterexamples=("trainer.fit()", "model.eval()"),
 )
 
-TRAINING_CALL = Pattern("training-call", TRAINING_STEP.matcher | TRAIN_MODE.matcher | FIT.matcher,
-                        TRAINING_STEP.examples + TRAIN_MODE.examples + FIT.examples,
-                        ("model.eval()", "env.step(action)"))
+TRAINING_CALL = Pattern(
+    "training-call",
+    TRAINING_STEP.matcher | TRAIN_MODE.matcher | FIT.matcher,
+    TRAINING_STEP.examples + TRAIN_MODE.examples + FIT.examples,
+    ("model.eval()", "env.step(action)"),
+)
 
 INFERENCE_METHOD = Pattern(
     "inference-method",  # besides calling the model itself
@@ -512,21 +726,50 @@ INFERENCE_METHOD = Pattern(
 
 THREAD = Pattern(
     "thread",  # Thread(target=model.generate, kwargs=...): the model runs when the thread starts
-    m.Call(func=qualified_in({"threading.Thread"}), args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("target")),
-                                                         m.ZeroOrMore()]),
-    examples=("from threading import Thread\nThread(target=model.generate, kwargs=kwargs)",
-              "import threading\nthreading.Thread(target=worker)"),
+    m.Call(
+        func=qualified_in({"threading.Thread"}), args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("target")), m.ZeroOrMore()]
+    ),
+    examples=(
+        "from threading import Thread\nThread(target=model.generate, kwargs=kwargs)",
+        "import threading\nthreading.Thread(target=worker)",
+    ),
     counterexamples=("from threading import Thread\nThread()", "Thread(target=model.generate)"),
 )
 
-PREPARING_METHODS = ("eval", "to", "cpu", "cuda", "float", "double", "half", "bfloat16", "requires_grad_",
-                     "load_state_dict", "share_memory", "zero_grad", "apply", "fuse_model", "fuse", "freeze",
-                     "tie_weights", "resize_token_embeddings", "to_empty", "train")
+PREPARING_METHODS = (
+    "eval",
+    "to",
+    "cpu",
+    "cuda",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "requires_grad_",
+    "load_state_dict",
+    "share_memory",
+    "zero_grad",
+    "apply",
+    "fuse_model",
+    "fuse",
+    "freeze",
+    "tie_weights",
+    "resize_token_embeddings",
+    "to_empty",
+    "train",
+)
 PREPARING_CALL = Pattern(
     "preparing-call",  # the model is ready after it (detect checks that it is called on the model)
     m.Call(func=m.Attribute(attr=methods(*PREPARING_METHODS))),
-    examples=("model.eval()", "model.to(device).eval()", "model.load_state_dict(torch.load(path))",
-              "model.freeze()", "model.requires_grad_(False)", "model.share_memory()", "model.fuse()"),
+    examples=(
+        "model.eval()",
+        "model.to(device).eval()",
+        "model.load_state_dict(torch.load(path))",
+        "model.freeze()",
+        "model.requires_grad_(False)",
+        "model.share_memory()",
+        "model.fuse()",
+    ),
     counterexamples=("model(x)", "model.generate(ids)"),
 )
 
@@ -538,8 +781,35 @@ CHAINED_PREPARATION = Pattern(
     counterexamples=("build().generate()", "model.load_state_dict(state)"),
 )
 
-PATTERNS = (MODEL_FACTORY, CHECKPOINT_LOAD, MODEL_LOOKUP, PIPELINE, DIFFUSION_PIPELINE, GENERATIVE_PIPELINE,
-            LIBRARY_OBJECT, LIBRARY_RUNNER, HUB_AUTOSHAPE, MODEL_CLASS, WEIGHTLESS_MODULE, NOT_A_MODEL, MODULE_METHOD,
-            DEVICE_METHOD, NOT_MODEL_METHOD, NOT_MODEL_USE, TENSOR, COMPILED_MODEL_LOAD, OPTIMIZING_CALL, MODEL_WRITER,
-            INFERENCE_CONTEXT, DATA_LOADER, TRAINING_STEP, TRAIN_MODE, FIT, TRAINING_CALL, INFERENCE_METHOD, THREAD,
-            PREPARING_CALL, CHAINED_PREPARATION)
+PATTERNS = (
+    MODEL_FACTORY,
+    CHECKPOINT_LOAD,
+    MODEL_LOOKUP,
+    PIPELINE,
+    DIFFUSION_PIPELINE,
+    GENERATIVE_PIPELINE,
+    LIBRARY_OBJECT,
+    LIBRARY_RUNNER,
+    HUB_AUTOSHAPE,
+    MODEL_CLASS,
+    WEIGHTLESS_MODULE,
+    NOT_A_MODEL,
+    MODULE_METHOD,
+    DEVICE_METHOD,
+    NOT_MODEL_METHOD,
+    NOT_MODEL_USE,
+    TENSOR,
+    COMPILED_MODEL_LOAD,
+    OPTIMIZING_CALL,
+    MODEL_WRITER,
+    INFERENCE_CONTEXT,
+    DATA_LOADER,
+    TRAINING_STEP,
+    TRAIN_MODE,
+    FIT,
+    TRAINING_CALL,
+    INFERENCE_METHOD,
+    THREAD,
+    PREPARING_CALL,
+    CHAINED_PREPARATION,
+)

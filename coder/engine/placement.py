@@ -49,16 +49,20 @@ class WrapStatement:
 Placement = InContext | ExtendContext | AddWithItem | WrapBody | WrapStatement
 
 
-def place(script: Script, site: Site, model_statement: cst.CSTNode, training: list[cst.Call],
-          at: cst.CSTNode | None = None) -> Placement | None:
+def place(
+    script: Script, site: Site, model_statement: cst.CSTNode, training: list[cst.Call], at: cst.CSTNode | None = None
+) -> Placement | None:
     """Where the site's context goes (``at``: around this node instead of the call); None when it
     cannot go anywhere safe."""
     node = site.call if at is None else at
     if isinstance(script.enclosing(node, (cst.FunctionDef, cst.Lambda)), cst.Lambda):
         return None  # a lambda runs later, outside any with around its definition
     function = script.enclosing(node, (cst.FunctionDef,))
-    withs = [a for a in _ancestors_in(script, node, function)
-             if isinstance(a, cst.With) and not script.within(model_statement, a) and not _awaits(a)]
+    withs = [
+        a
+        for a in _ancestors_in(script, node, function)
+        if isinstance(a, cst.With) and not script.within(model_statement, a) and not _awaits(a)
+    ]
     for node in withs:
         if (context := injected.context_call_in(node)) is not None:
             spelled = {script.code(arg.value) for arg in context.args}
@@ -66,8 +70,12 @@ def place(script: Script, site: Site, model_statement: cst.CSTNode, training: li
     for node in withs:
         if any(patterns.INFERENCE_CONTEXT.found(script, item.item) for item in node.items):
             return AddWithItem(node)
-    if (function is not None and _wraps_whole_body(script, function) and not _awaits(function.body)
-            and not script.within(model_statement, function)):
+    if (
+        function is not None
+        and _wraps_whole_body(script, function)
+        and not _awaits(function.body)
+        and not script.within(model_statement, function)
+    ):
         return WrapBody(function)
     return _statement_to_wrap(script, node, function, model_statement, training)
 
@@ -78,13 +86,22 @@ def generator_loop(script: Script, call: cst.Call) -> cst.For | None:
     streams = m.Call(args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("stream"), value=m.Name("True")), m.ZeroOrMore()])
     assign = script.parent(call)
     statement = script.parent(assign)
-    if not (m.matches(call, streams) and m.matches(assign, m.Assign(targets=[m.AssignTarget(m.Name())]))
-            and isinstance(script.parent(statement), (cst.IndentedBlock, cst.Module))):
+    if not (
+        m.matches(call, streams)
+        and m.matches(assign, m.Assign(targets=[m.AssignTarget(m.Name())]))
+        and isinstance(script.parent(statement), (cst.IndentedBlock, cst.Module))
+    ):
         return None
     name = assign.targets[0].target.value
     body = list(script.parent(statement).body)
-    return next((s for s in body[body.index(statement) + 1:]
-                 if m.matches(s, m.For(iter=m.Name(name) | m.Call(args=[m.Arg(m.Name(name)), m.ZeroOrMore()])))), None)
+    return next(
+        (
+            s
+            for s in body[body.index(statement) + 1 :]
+            if m.matches(s, m.For(iter=m.Name(name) | m.Call(args=[m.Arg(m.Name(name)), m.ZeroOrMore()])))
+        ),
+        None,
+    )
 
 
 def inference_with(script: Script, node: cst.With) -> bool:
@@ -98,21 +115,31 @@ def _wraps_whole_body(script: Script, function: cst.FunctionDef) -> bool:
     return decorated and isinstance(function.body, cst.IndentedBlock)
 
 
-def _statement_to_wrap(script: Script, node: cst.CSTNode, function, model_statement,
-                       training) -> WrapStatement | None:
-    statements = [a for a in _ancestors_in(script, node, function)
-                  if isinstance(script.parent(a), (cst.IndentedBlock, cst.Module))]
+def _statement_to_wrap(script: Script, node: cst.CSTNode, function, model_statement, training) -> WrapStatement | None:
+    statements = [
+        a
+        for a in _ancestors_in(script, node, function)
+        if isinstance(script.parent(a), (cst.IndentedBlock, cst.Module))
+    ]
     if not statements or script.within(model_statement, statements[0]) or _awaits(statements[0]):
         return None
-    loops = [s for s in statements if isinstance(s, LOOPS) and not script.within(model_statement, s) and not _awaits(s)
-             and not any(script.within(call, s) for call in training)]
+    loops = [
+        s
+        for s in statements
+        if isinstance(s, LOOPS)
+        and not script.within(model_statement, s)
+        and not _awaits(s)
+        and not any(script.within(call, s) for call in training)
+    ]
     return WrapStatement(loops[-1] if loops else statements[0])
 
 
 def _awaits(node: cst.CSTNode) -> bool:
     """``node`` holds an ``await`` (or ``async for``/``async with``): a context around it would stay
     set while the event loop runs other tasks."""
-    return bool(m.findall(node, m.Await() | m.For(asynchronous=m.Asynchronous()) | m.With(asynchronous=m.Asynchronous())))
+    return bool(
+        m.findall(node, m.Await() | m.For(asynchronous=m.Asynchronous()) | m.With(asynchronous=m.Asynchronous()))
+    )
 
 
 def _ancestors_in(script: Script, node: cst.CSTNode, function) -> list[cst.CSTNode]:

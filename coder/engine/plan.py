@@ -23,8 +23,16 @@ from coder.engine import injected, outcome
 from coder.engine.detect import Analysis, Loader, Model
 from coder.engine.existing import Existing
 from coder.engine.injected import BASELINE, OptimizerCall
-from coder.engine.placement import (AddWithItem, ExtendContext, InContext, WrapBody, WrapStatement,
-                                    generator_loop, inference_with, place)
+from coder.engine.placement import (
+    AddWithItem,
+    ExtendContext,
+    InContext,
+    WrapBody,
+    WrapStatement,
+    generator_loop,
+    inference_with,
+    place,
+)
 
 CALIBRATION_NAMES = re.compile(r"val|test|calib|eval", re.IGNORECASE)
 # ``if args.jit:`` (no else): it does nothing once its block is taken out (as a with of no_grad does)
@@ -56,8 +64,17 @@ class Plan:
         return not self.edited_nodes()
 
     def edited_nodes(self) -> list[cst.CSTNode]:
-        return [*self.calls_after, *self.calls_before, *self.replaced, *self.replaced_calls, *self.with_items,
-                *self.context_args, *self.bodies, *self.wrapped, *self.originals]
+        return [
+            *self.calls_after,
+            *self.calls_before,
+            *self.replaced,
+            *self.replaced_calls,
+            *self.with_items,
+            *self.context_args,
+            *self.bodies,
+            *self.wrapped,
+            *self.originals,
+        ]
 
     def add_context(self, placement, target: str) -> None:
         match placement:
@@ -130,8 +147,11 @@ def _replace_existing(analysis: Analysis, call: OptimizerCall, model: Model, pla
             _take_out(analysis, existing, plan)
             replaced.append(existing.named())
     if replaced:
-        plan.warnings.append(outcome.REPLACED_OPTIMIZATION.at(model.position, var=model.var,
-                                                              label=", ".join(replaced), transform=call.name))
+        plan.warnings.append(
+            outcome.REPLACED_OPTIMIZATION.at(
+                model.position, var=model.var, label=", ".join(replaced), transform=call.name
+            )
+        )
 
 
 def _take_out(analysis: Analysis, existing: Existing, plan: Plan) -> None:
@@ -171,8 +191,9 @@ def _plan_copy(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan
         if existing.by_default:
             _take_out(analysis, existing, plan)
     labels = ", ".join(e.named() for e in model.existing if e.by_default)
-    plan.warnings.append(outcome.REPLACED_OPTIMIZATION.at(model.position, var=model.source, label=labels,
-                                                          transform=call.name))
+    plan.warnings.append(
+        outcome.REPLACED_OPTIMIZATION.at(model.position, var=model.source, label=labels, transform=call.name)
+    )
 
 
 def _plan_optimizer_call(analysis: Analysis, call: OptimizerCall, model: Model, plan: Plan) -> bool:
@@ -198,7 +219,9 @@ def _hand_over_originals(analysis: Analysis, model: Model, plan: Plan) -> None:
     script = analysis.script
     home = script.enclosing(model.statement, (cst.FunctionDef, cst.Lambda))
     for product in model.products:
-        before = product.line <= model.ready.line and script.enclosing(product.call, (cst.FunctionDef, cst.Lambda)) is home
+        before = (
+            product.line <= model.ready.line and script.enclosing(product.call, (cst.FunctionDef, cst.Lambda)) is home
+        )
         if not before and not injected.is_original_call(product.model):
             plan.originals.add(product.model)
 
@@ -226,8 +249,11 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
     if (iterated := _iterated_parameter(script, model)) is not None:
         return iterated, ready.after
     here = ready.after or ready.before
-    before = [loader for loader in analysis.loaders if loader.line <= ready.line
-              and script.within(here, script.parent(loader.statement))]
+    before = [
+        loader
+        for loader in analysis.loaders
+        if loader.line <= ready.line and script.within(here, script.parent(loader.statement))
+    ]
     if chosen := _preferred(script, before, model):
         return chosen.var, ready.after
     if chosen := _preferred(script, [l for l in analysis.loaders if l.statement in ready.window], model):
@@ -238,8 +264,11 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
 def _preferred(script, loaders: list[Loader], model: Model) -> Loader | None:
     """The loader the model's inference iterates over, else a validation-like one, else the last."""
     iterated = {_iterated_name(script, site.call) for site in model.sites}
-    for choice in ([l for l in loaders if l.var in iterated],
-                   [l for l in loaders if CALIBRATION_NAMES.search(l.var)], loaders):
+    for choice in (
+        [l for l in loaders if l.var in iterated],
+        [l for l in loaders if CALIBRATION_NAMES.search(l.var)],
+        loaders,
+    ):
         if choice:
             return choice[-1]
     return None

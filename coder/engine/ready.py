@@ -61,14 +61,17 @@ def _scan_block(script: Script, uses: Uses, model, body: list, start: int) -> tu
     if first_use in trained:
         line = script.line(body[first_use])
         return outcome.TRAINED_AND_EVALUATED.at(model.position, var=model.var, line=line), True
-    preparing = [i for i in range(start + 1, first_use) if i in trained or i in optimized
-                 or any(_prepares(body[i], spelling) for spelling in _spellings(model))]
+    preparing = [
+        i
+        for i in range(start + 1, first_use)
+        if i in trained or i in optimized or any(_prepares(body[i], spelling) for spelling in _spellings(model))
+    ]
     return _ready_at(script, model, body, max([start] + preparing), first_use), bool(inference)
 
 
 def _spellings(model) -> list[str]:
     """``predictor``, ``predictor.model``, ``predictor.model.backbone``: the model, and what holds it."""
-    parts = model.target[len(model.var):].split(".")
+    parts = model.target[len(model.var) :].split(".")
     return [model.var + ".".join(parts[:n]) for n in range(1, len(parts) + 1)]
 
 
@@ -78,7 +81,7 @@ def _ready_at(script: Script, model, body: list, ready: int, first_use: int) -> 
     if ready < 0:
         return ReadyPoint(None, script.line(body[0]) - 1, patched, tuple(body[:first_use]), before=body[0])
     after = body[ready]
-    return ReadyPoint(after, script.last_line(after), patched, tuple(body[ready + 1:first_use]))
+    return ReadyPoint(after, script.last_line(after), patched, tuple(body[ready + 1 : first_use]))
 
 
 def _conditional_owner(script: Script, statement: cst.CSTNode) -> cst.CSTNode | None:

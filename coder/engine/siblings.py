@@ -94,8 +94,12 @@ def _analyse(path: Path, siblings: Siblings):
 
 def _assigns(small: cst.BaseSmallStatement, name: str) -> bool:
     """``name = ...`` (one target)."""
-    return (isinstance(small, cst.Assign) and len(small.targets) == 1
-            and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name)
+    return (
+        isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == name
+    )
 
 
 def _defines(node: cst.CSTNode, name: str) -> bool:

@@ -26,7 +26,8 @@ from coder.engine.plan import Plan
 
 # a line of imports or a docstring: what AddImportsVisitor reads before the first other statement
 LEADING = m.SimpleStatementLine(
-    body=[m.AtLeastN(m.Import() | m.ImportFrom() | m.Expr(m.SimpleString() | m.ConcatenatedString()), n=1)])
+    body=[m.AtLeastN(m.Import() | m.ImportFrom() | m.Expr(m.SimpleString() | m.ConcatenatedString()), n=1)]
+)
 
 
 class ApplyPlan(ContextAwareTransformer):
@@ -73,8 +74,9 @@ class ApplyPlan(ContextAwareTransformer):
         before, after = self.plan.calls_before.get(original_node, []), self.plan.calls_after.get(original_node, [])
         if before or after:
             self._import_optimizer()
-            return cst.FlattenSentinel([*map(cst.parse_statement, before), updated_node,
-                                        *map(cst.parse_statement, after)])
+            return cst.FlattenSentinel(
+                [*map(cst.parse_statement, before), updated_node, *map(cst.parse_statement, after)]
+            )
         return updated_node
 
     def _replacement(self, replacement: str | cst.BaseExpression) -> cst.BaseExpression:
@@ -107,7 +109,7 @@ def _with_body_wrapped(function: cst.FunctionDef, targets: list[str]) -> cst.Fun
     """The body after the docstring inside a new ``with``."""
     statements = list(function.body.body)
     docstring = statements[:1] if function.get_docstring(clean=False) is not None else []
-    rest = statements[len(docstring):]
+    rest = statements[len(docstring) :]
     if not rest:
         return function
     return function.with_changes(body=function.body.with_changes(body=[*docstring, _with_block(rest, targets)]))

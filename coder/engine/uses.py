@@ -60,8 +60,9 @@ class Uses:
         """Every ``self.<attribute>`` inside a class."""
         return m.findall(owner, self_attribute(attribute))
 
-    def sites(self, references: list[cst.CSTNode], target: str, seen: set | None = None,
-              methods: tuple[str, ...] = ()) -> tuple[list[Site], list[cst.Call]]:
+    def sites(
+        self, references: list[cst.CSTNode], target: str, seen: set | None = None, methods: tuple[str, ...] = ()
+    ) -> tuple[list[Site], list[cst.Call]]:
         """Inference sites reached from ``references``, and the calls through which they are reached
         (``methods``: inference methods of this model besides generate() and forward())."""
         seen = set() if seen is None else seen
@@ -69,8 +70,12 @@ class Uses:
         entries: list[cst.Call] = []
         for node in references:
             parent = self.script.parent(node)
-            site = (self._called(node, parent, target) or self._method_site(node, parent, target, methods)
-                    or self._thread_site(node, parent, target) or self._runner_site(node, parent, target))
+            site = (
+                self._called(node, parent, target)
+                or self._method_site(node, parent, target, methods)
+                or self._thread_site(node, parent, target)
+                or self._runner_site(node, parent, target)
+            )
             if site:
                 sites.append(site)
                 entries.append(site.call)
@@ -98,8 +103,9 @@ class Uses:
             return Site(parent, target, self.script.line(parent), False)
         return None
 
-    def _method_site(self, node: cst.CSTNode, parent: cst.CSTNode, target: str,
-                     methods: tuple[str, ...]) -> Site | None:
+    def _method_site(
+        self, node: cst.CSTNode, parent: cst.CSTNode, target: str, methods: tuple[str, ...]
+    ) -> Site | None:
         """``model.generate(...)``, ``model.forward(...)``, or one of ``methods``."""
         call = self.script.parent(parent) if isinstance(parent, cst.Attribute) and parent.value is node else None
         if not (isinstance(call, cst.Call) and call.func is parent):
@@ -119,8 +125,11 @@ class Uses:
         """``Thread(target=model.generate, ...)``: the model runs where the thread is started."""
         arg = self.script.parent(parent) if isinstance(parent, cst.Attribute) and parent.value is node else None
         thread = self.script.parent(arg) if isinstance(arg, cst.Arg) else None
-        if not (m.matches(arg, m.Arg(keyword=m.Name("target"))) and isinstance(thread, cst.Call)
-                and patterns.THREAD.found(self.script, thread)):
+        if not (
+            m.matches(arg, m.Arg(keyword=m.Name("target")))
+            and isinstance(thread, cst.Call)
+            and patterns.THREAD.found(self.script, thread)
+        ):
             return None
         start = self._started(thread) or thread
         return Site(start, target, self.script.line(start), parent.attr.value == "generate")

@@ -28,8 +28,17 @@ def results_by_method(path: Path) -> dict:
 @pytest.mark.slow
 def test_table_json_plot_and_best_command_from_real_runs(tmp_path):
     report, chart = tmp_path / "auto.json", tmp_path / "auto.png"
-    done = coder_auto("--only", "nano_jit_fp32,nano_bf16", "--calls", "5", "--json", str(report),
-                      "--plot", str(chart), script="small_resnet.py")
+    done = coder_auto(
+        "--only",
+        "nano_jit_fp32,nano_bf16",
+        "--calls",
+        "5",
+        "--json",
+        str(report),
+        "--plot",
+        str(chart),
+        script="small_resnet.py",
+    )
     assert done.returncode == 0, done.stderr
     results = results_by_method(report)
     assert set(results) == {"original", "nano_jit_fp32", "nano_bf16"}
@@ -39,7 +48,8 @@ def test_table_json_plot_and_best_command_from_real_runs(tmp_path):
         assert result["timed_calls"] == 5 and result["latency_ms"] > 0
     assert results["nano_jit_fp32"]["max_rel_err"] < 1e-3 and results["nano_bf16"]["top1_agreement"] is not None
     assert results["nano_bf16"]["speedup"] == pytest.approx(
-        results["original"]["latency_ms"] / results["nano_bf16"]["latency_ms"])
+        results["original"]["latency_ms"] / results["nano_bf16"]["latency_ms"]
+    )
     assert "method" in done.stdout and "speedup" in done.stdout and "[3/3]" in done.stderr
     winner = json.loads(report.read_text())["best"]
     if winner:
@@ -71,8 +81,18 @@ def test_drift_the_runtime_checks_miss_is_reported(tmp_path):
 @pytest.mark.slow
 def test_drift_the_runtime_catches_is_reported_with_its_reason(tmp_path):
     report = tmp_path / "auto.json"
-    coder_auto("--only", "nano_jit_fp32", "--exclude", "original", "--calls", "3", "--json", str(report),
-               script="gate.py", script_args=["2"])
+    coder_auto(
+        "--only",
+        "nano_jit_fp32",
+        "--exclude",
+        "original",
+        "--calls",
+        "3",
+        "--json",
+        str(report),
+        script="gate.py",
+        script_args=["2"],
+    )
     result = results_by_method(report)["nano_jit_fp32"]
     assert result["status"] == "drift too large"
     assert result["reason"].startswith("runtime check: output differs from the original model")
@@ -81,8 +101,17 @@ def test_drift_the_runtime_catches_is_reported_with_its_reason(tmp_path):
 @pytest.mark.slow
 def test_a_model_no_runtime_can_convert_fails_to_convert(tmp_path):
     report = tmp_path / "auto.json"
-    done = coder_auto("--only", "nano_jit_fp32", "--exclude", "original", "--calls", "3", "--json", str(report),
-                      script="unconvertible.py")
+    done = coder_auto(
+        "--only",
+        "nano_jit_fp32",
+        "--exclude",
+        "original",
+        "--calls",
+        "3",
+        "--json",
+        str(report),
+        script="unconvertible.py",
+    )
     result = results_by_method(report)["nano_jit_fp32"]
     assert done.returncode == 0 and result["status"] == "fail to convert"
     assert "non-tensor value (str)" in result["reason"] and result["latency_ms"] > 0
@@ -93,8 +122,17 @@ def test_a_missing_library_is_reported_without_running(tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['onnxruntime'] = None\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
     report = tmp_path / "auto.json"
-    done = coder_auto("--only", "nano_onnxruntime_fp32", "--exclude", "original", "--json", str(report),
-                      script="small_resnet.py", env=env, timeout=60)
+    done = coder_auto(
+        "--only",
+        "nano_onnxruntime_fp32",
+        "--exclude",
+        "original",
+        "--json",
+        str(report),
+        script="small_resnet.py",
+        env=env,
+        timeout=60,
+    )
     result = results_by_method(report)["nano_onnxruntime_fp32"]
     assert done.returncode == 0 and result["status"] == "lack dependency" and result["reason"] == "onnxruntime"
     assert result["seconds"] is None and "No transform ran successfully" in done.stdout
@@ -103,11 +141,28 @@ def test_a_missing_library_is_reported_without_running(tmp_path):
 @pytest.mark.slow
 def test_timeout_then_ctrl_c_prints_the_results_so_far(tmp_path):
     report = tmp_path / "auto.json"
-    command = [sys.executable, "-m", "coder", "-o", "auto", "--only", "nano_jit_fp32,nano_bf16",
-               "--timeout", "6", "--json", str(report), str(SCRIPTS / "hang.py")]
+    command = [
+        sys.executable,
+        "-m",
+        "coder",
+        "-o",
+        "auto",
+        "--only",
+        "nano_jit_fp32,nano_bf16",
+        "--timeout",
+        "6",
+        "--json",
+        str(report),
+        str(SCRIPTS / "hang.py"),
+    ]
     # a shell's background job starts with SIGINT ignored, and a child inherits that: undo it
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for_line(process, "[1/3] original")
     time.sleep(2)  # inside the second run (catalog order: nano_bf16, then nano_jit_fp32)
     process.send_signal(signal.SIGINT)
@@ -136,8 +191,18 @@ def test_a_one_call_script_and_a_5000_batch_loader_are_timed_alike(tmp_path):
 @pytest.mark.slow
 def test_emit_best_writes_the_winner_and_apply_runs_it(tmp_path):
     report, best_script = tmp_path / "auto.json", tmp_path / "best.py"
-    done = coder_auto("--only", "nano_jit_fp32", "--calls", "5", "--json", str(report), "--emit-best",
-                      str(best_script), "--apply", script="one_call.py")
+    done = coder_auto(
+        "--only",
+        "nano_jit_fp32",
+        "--calls",
+        "5",
+        "--json",
+        str(report),
+        "--emit-best",
+        str(best_script),
+        "--apply",
+        script="one_call.py",
+    )
     assert done.returncode == 0, done.stderr
     winner = json.loads(report.read_text())["best"] or "original"
     call = "InferenceOptimizer.trace(model" + (', accelerator="jit")' if winner == "nano_jit_fp32" else ")")
@@ -158,8 +223,17 @@ def wait_for_line(process, text: str, limit: float = 60) -> None:
 def test_a_transform_this_cpu_cannot_run_is_not_run(tmp_path):
     env = dict(os.environ, CODER_CPUINFO=str(Path(__file__).parents[1] / "cpuinfo" / "zen3.txt"))
     report = tmp_path / "auto.json"
-    done = coder_auto("--only", "nano_jit_bf16_ipex", "--exclude", "original", "--json", str(report),
-                      script="small_resnet.py", env=env, timeout=60)
+    done = coder_auto(
+        "--only",
+        "nano_jit_bf16_ipex",
+        "--exclude",
+        "original",
+        "--json",
+        str(report),
+        script="small_resnet.py",
+        env=env,
+        timeout=60,
+    )
     result = results_by_method(report)["nano_jit_bf16_ipex"]
     assert done.returncode == 0 and result["status"] == "unsupported on this CPU"
     assert result["reason"] == "IPEX BF16 needs AVX-512" and result["seconds"] is None

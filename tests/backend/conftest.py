@@ -29,9 +29,16 @@ def mobilenet():
 @pytest.fixture(scope="session")
 def bert():
     import transformers  # a dev dependency in both lanes: missing must fail, not skip
+
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=200, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                     intermediate_size=128, max_position_embeddings=64)
+    config = transformers.BertConfig(
+        vocab_size=200,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=64,
+    )
     return transformers.BertModel(config).eval()
 
 
@@ -43,8 +50,9 @@ def detector():
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
     torch.manual_seed(0)
-    model = fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=3,
-                                                  box_detections_per_img=10)
+    model = fasterrcnn_mobilenet_v3_large_320_fpn(
+        weights=None, weights_backbone=None, num_classes=3, box_detections_per_img=10
+    )
     settle_batchnorm(model.backbone, lambda seed: images(2, seed, (3, 320, 320)))
     with torch.no_grad():
         model.roi_heads.box_predictor.cls_score.weight.mul_(30)

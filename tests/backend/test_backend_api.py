@@ -20,8 +20,9 @@ def image_loader(batches: int = 2, batch: int = 2):
 
 
 def test_dataloader_of_pairs_calibrates_right_away(resnet18):
-    model = InferenceOptimizer.quantize(resnet18, precision="int8", accelerator="onnxruntime",
-                                        calib_data=image_loader())
+    model = InferenceOptimizer.quantize(
+        resnet18, precision="int8", accelerator="onnxruntime", calib_data=image_loader()
+    )
     assert model.accelerated and len(model.calibration) == 2
     x = images(3, 1)
     with torch.no_grad():
@@ -87,8 +88,9 @@ def test_metric_gate_rejects_a_drop_beyond_the_criterion(resnet18, runtime_warni
         return (output - target).abs().max()
 
     exact = {"absolute": 0.0, "higher_is_better": False}
-    model = InferenceOptimizer.quantize(resnet18, precision="bf16", calib_data=[(x, reference)], metric=error,
-                                        accuracy_criterion=exact)
+    model = InferenceOptimizer.quantize(
+        resnet18, precision="bf16", calib_data=[(x, reference)], metric=error, accuracy_criterion=exact
+    )
     assert "metric" in model.fallback_reason
     assert len(coder_warnings(runtime_warnings)) == 1
 
@@ -106,8 +108,9 @@ def test_optimize_prints_the_table_and_picks_the_fastest(resnet18, capsys):
 
 
 def test_save_and_load_rebuild_the_same_runtime(resnet18, tmp_path):
-    model = InferenceOptimizer.quantize(resnet18, precision="int8", accelerator="onnxruntime",
-                                        calib_data=image_loader())
+    model = InferenceOptimizer.quantize(
+        resnet18, precision="int8", accelerator="onnxruntime", calib_data=image_loader()
+    )
     InferenceOptimizer.save(model, tmp_path / "saved")
     import torchvision
 

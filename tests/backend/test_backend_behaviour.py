@@ -54,8 +54,10 @@ def call_many(model, inputs_list):
 
 
 def test_import_is_cheap():
-    code = ("import sys, coder.backend; heavy = ['onnxruntime', 'openvino', 'intel_extension_for_pytorch', "
-            "'nncf', 'neural_compressor', 'torch']; print([m for m in heavy if m in sys.modules])")
+    code = (
+        "import sys, coder.backend; heavy = ['onnxruntime', 'openvino', 'intel_extension_for_pytorch', "
+        "'nncf', 'neural_compressor', 'torch']; print([m for m in heavy if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -159,6 +161,7 @@ def test_bf16_outputs_come_back_float32(bert):
 
 def test_generate_delegates_to_the_original():
     import transformers  # a dev dependency in both lanes: missing must fail, not skip
+
     config = transformers.GPT2Config(vocab_size=50, n_embd=32, n_layer=1, n_head=2, n_positions=32)
     original = transformers.GPT2LMHeadModel(config).eval()
     model = InferenceOptimizer.trace(original, accelerator="jit")

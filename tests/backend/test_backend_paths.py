@@ -35,8 +35,11 @@ def marks(entry):
 
 
 # the compile family is tested in test_compile.py: a compile costs 10-60 s, batch 1 then 4 two
-CASES = [pytest.param(entry, id=entry.name, marks=marks(entry)) for entry in transforms.CATALOG
-         if entry.options.accelerator != "compile"]
+CASES = [
+    pytest.param(entry, id=entry.name, marks=marks(entry))
+    for entry in transforms.CATALOG
+    if entry.options.accelerator != "compile"
+]
 
 
 def optimize(entry, model):

@@ -19,10 +19,13 @@ from coder.backend.cache_command import run as cache_command
 from coder.backend.parity import TOLERANCE, relative_error
 from tests.backend.inputs import coder_warnings, images
 
-CACHEABLE = [("trace", {"accelerator": "jit"}), ("trace", {"accelerator": "onnxruntime"}),
-             ("trace", {"accelerator": "openvino"}),
-             ("quantize", {"precision": "int8", "accelerator": "onnxruntime"}),
-             ("quantize", {"precision": "int8", "accelerator": "openvino"})]
+CACHEABLE = [
+    ("trace", {"accelerator": "jit"}),
+    ("trace", {"accelerator": "onnxruntime"}),
+    ("trace", {"accelerator": "openvino"}),
+    ("quantize", {"precision": "int8", "accelerator": "onnxruntime"}),
+    ("quantize", {"precision": "int8", "accelerator": "openvino"}),
+]
 
 
 @pytest.fixture
@@ -134,12 +137,24 @@ RACER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_two_processes_racing_on_one_entry(cache_folder, tmp_path):
-    env = {**os.environ, "CODER_CACHE": str(cache_folder), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this checkout's coder
+    env = {
+        **os.environ,
+        "CODER_CACHE": str(cache_folder),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }  # this checkout's coder
     script = tmp_path / "racer.py"
     script.write_text(RACER)
-    racers = [subprocess.Popen([sys.executable, str(script), str(tmp_path / f"out{i}.pt")], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / f"out{i}.pt")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     results = [racer.communicate(timeout=600) for racer in racers]
     assert [racer.returncode for racer in racers] == [0, 0], [err[-2000:] for _, err in results]
     assert sorted(out.strip() for out, _ in results) == ["converted True", "loaded True"]
@@ -170,9 +185,18 @@ def test_the_least_recently_used_entries_go_first(cache_folder, monkeypatch):
 def test_an_entry_in_use_elsewhere_is_not_evicted(cache_folder):
     held = fake_entry(cache_folder, "held", 1 << 20, 100)
     with held.locked():
-        removed = subprocess.run([sys.executable, "-c", "from coder.backend import cache; import pathlib, sys; "
-                                  "print(cache.evict(pathlib.Path(sys.argv[1]), limit=0))", str(cache_folder)],
-                                 capture_output=True, text=True, check=True).stdout
+        removed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from coder.backend import cache; import pathlib, sys; "
+                "print(cache.evict(pathlib.Path(sys.argv[1]), limit=0))",
+                str(cache_folder),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     assert removed.strip() == "[]" and held.folder.is_dir()
 
 
@@ -190,8 +214,13 @@ def test_cache_list_and_clear(cache_folder, capsys):
 
 def test_cache_command_from_the_command_line(cache_folder):
     fake_entry(cache_folder, "b" * 32, 10, 100)
-    result = subprocess.run([sys.executable, "-m", "coder", "cache", "list"], capture_output=True, text=True,
-                            env={**os.environ, "CODER_CACHE": str(cache_folder)}, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "coder", "cache", "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CODER_CACHE": str(cache_folder)},
+        check=True,
+    )
     assert "bbbbbbbbbbbb  fake" in result.stdout
     meta = json.loads((cache_folder / "entries" / ("b" * 32) / "meta.json").read_text())
     assert meta["format"] == cache.FORMAT and meta["key"] == "b" * 32

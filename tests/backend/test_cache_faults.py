@@ -27,8 +27,9 @@ def tmpfs(tmp_path):
     def mount(size: str):
         folder = tmp_path / f"disk{len(mounted)}"
         folder.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
         mounted.append(folder)
@@ -55,10 +56,17 @@ def assert_ran_without_the_cache(result, folder, transform: str) -> None:
     assert list((folder / "staging").iterdir()) == [] and cache.entries(folder) == []
 
 
-@pytest.mark.parametrize("transform, error", [
-    ("nano_jit_fp32", "OSError: [Errno 28] No space left on device"),
-    ("nano_onnxruntime_fp32", "OSError: [Errno 28] No space left on device"),  # its workspace, then converted outside
-    ("nano_openvino_fp32", "RuntimeError: ")])  # OpenVINO writes the IR itself, and says so in C++'s words
+@pytest.mark.parametrize(
+    "transform, error",
+    [
+        ("nano_jit_fp32", "OSError: [Errno 28] No space left on device"),
+        (
+            "nano_onnxruntime_fp32",
+            "OSError: [Errno 28] No space left on device",
+        ),  # its workspace, then converted outside
+        ("nano_openvino_fp32", "RuntimeError: "),
+    ],
+)  # OpenVINO writes the IR itself, and says so in C++'s words
 def test_a_full_disk(transform, error, tmpfs, tmp_path):
     folder = tmpfs("1m") / "cache"
     result = run_patched(tmp_path, transform, script=TWO_CLASSIFIERS, cache=folder)

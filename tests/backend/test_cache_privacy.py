@@ -50,8 +50,10 @@ def test_an_entry_another_user_replaced_is_not_loaded(tmp_path):
     second = run_patched(tmp_path, "nano_jit_fp32")
     assert second.returncode == 0 and second.stdout.strip() == classes()
     [said] = lines(second.stderr, "cache entry")
-    assert said == (f"coder: nano_jit_fp32: its cache entry is unreadable (CorruptEntry: {entry.folder / 'model.pt'} is owned by "
-                    f"another user (uid {OTHER_UID})): converting the model again")
+    assert said == (
+        f"coder: nano_jit_fp32: its cache entry is unreadable (CorruptEntry: {entry.folder / 'model.pt'} is owned by "
+        f"another user (uid {OTHER_UID})): converting the model again"
+    )
     assert "loaded from the cache" not in second.stderr
     assert os.lstat(entry.folder / "model.pt").st_uid == os.geteuid()  # converted again, and stored again
 
@@ -116,8 +118,10 @@ def test_a_symlinked_entries_folder_is_refused_and_never_emptied(cache_folder, v
     fake_entry(cache_folder, "a" * 32)
     private.remove(cache_folder / "entries")
     (cache_folder / "entries").symlink_to(victim)
-    refused = (f"coder: conversion cache {cache_folder} not used ({cache_folder / 'entries'} is a symbolic link): "
-               f"running without it")
+    refused = (
+        f"coder: conversion cache {cache_folder} not used ({cache_folder / 'entries'} is a symbolic link): "
+        f"running without it"
+    )
     command = cache_command("clear", cache_folder)
     assert (command.returncode, command.stderr) == (1, refused + "\n")
     assert cache.entry("b" * 32) is None and cache.entry("c" * 32) is None  # a run does not use it either
@@ -155,11 +159,17 @@ def test_staging_is_listed_counted_and_cleared(cache_folder):
     writing = staged(cache_folder, os.getpid(), 1 << 20)  # this process is writing it
     listing = cache_command("list", cache_folder).stdout.splitlines()
     assert listing[0].startswith(f"{cache_folder}: 1 entries, 4.0 MB of 4.0 GB")
-    assert sorted(listing[2:]) == sorted([f"staging/{left.name}  2.0 MB  left by a process that has ended",
-                                          f"staging/{writing.name}  1.0 MB  being written by a running process"])
+    assert sorted(listing[2:]) == sorted(
+        [
+            f"staging/{left.name}  2.0 MB  left by a process that has ended",
+            f"staging/{writing.name}  1.0 MB  being written by a running process",
+        ]
+    )
     command = cache_command("clear", cache_folder)
-    assert command.stdout == (f"removed 1 entries and 1 staging folders (3.0 MB) from {cache_folder}; "
-                              f"1 staging folders of running processes were left\n")
+    assert command.stdout == (
+        f"removed 1 entries and 1 staging folders (3.0 MB) from {cache_folder}; "
+        f"1 staging folders of running processes were left\n"
+    )
     assert not left.exists() and writing.is_dir()
 
 

@@ -53,8 +53,14 @@ CLAMPED = textwrap.dedent("""
 
 def run_coder(transform: str, script: Path, limit: int, cache_folder: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CODER_CACHE": str(cache_folder), "CODER_NEVER_SLOWER": "0", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "coder", "-o", transform, str(script), "--limit", str(limit)],
-                          capture_output=True, text=True, env=env, timeout=600, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "coder", "-o", transform, str(script), "--limit", str(limit)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=True,
+    )
 
 
 @pytest.mark.slow
@@ -115,8 +121,7 @@ def script(tmp_path):
 
 
 @pytest.mark.parametrize("accelerator, steps", [("jit", 40), ("openvino", 5)])
-def test_a_random_walk_over_model_changes_never_gets_a_stale_entry(accelerator, steps, script, tmp_path,
-                                                                   monkeypatch):
+def test_a_random_walk_over_model_changes_never_gets_a_stale_entry(accelerator, steps, script, tmp_path, monkeypatch):
     monkeypatch.setenv("CODER_CACHE", str(tmp_path / "cache"))
     rng = random.Random(18)
     torch.manual_seed(0)

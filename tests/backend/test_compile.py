@@ -153,8 +153,13 @@ def test_pt2_package_runs_in_a_fresh_process_without_the_model_class(name, tmp_p
     torch.save({"x": x, "scale": sample[1]}, tmp_path / "in.pt")
     script = tmp_path / "load.py"
     script.write_text(LOAD_ELSEWHERE)
-    loading = subprocess.run([sys.executable, str(script), str(tmp_path / "m.pt2"), str(tmp_path / "in.pt"),
-                              str(tmp_path / "out.pt")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    loading = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "m.pt2"), str(tmp_path / "in.pt"), str(tmp_path / "out.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert loading.returncode == 0, loading.stderr[-2000:]
     got = torch.load(tmp_path / "out.pt")
     want = call(model, {"x": x, "scale": sample[1]})

@@ -49,8 +49,14 @@ BRANCHY = textwrap.dedent("""
 
 def run(script: Path, *coder_args: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "CODER_NEVER_SLOWER": "0", "CODER_CACHE": "off"}
-    return subprocess.run([sys.executable, *coder_args, str(script)], capture_output=True, text=True,
-                          env=environment, cwd=script.parent, timeout=600)
+    return subprocess.run(
+        [sys.executable, *coder_args, str(script)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=script.parent,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -131,14 +137,22 @@ def test_the_closing_line_counts_the_calls_each_model_ran():
     assert line.endswith(": 3 calls ran the accelerated model before that, 3 ran the original model"), line
 
 
-@pytest.mark.parametrize("calls, accelerated, fallback, said", [
-    (9, 0, "why", "coder: m not used (why): 9 calls ran the original model"),
-    (1, 0, "why", "coder: m not used (why): 1 call ran the original model"),
-    (9, 7, "why", "coder: m not used (why): 7 calls ran the accelerated model before that, 2 ran the original model"),
-    (9, 9, None, "coder: m: ready, 9 calls, speed not compared (never_slower is off)"),
-    (9, 8, None, "coder: m: ready, 9 calls (1 ran the original model), speed not compared (never_slower is off)"),
-    (0, 0, None, None),  # interrupted on its first call: nothing returned
-])
+@pytest.mark.parametrize(
+    "calls, accelerated, fallback, said",
+    [
+        (9, 0, "why", "coder: m not used (why): 9 calls ran the original model"),
+        (1, 0, "why", "coder: m not used (why): 1 call ran the original model"),
+        (
+            9,
+            7,
+            "why",
+            "coder: m not used (why): 7 calls ran the accelerated model before that, 2 ran the original model",
+        ),
+        (9, 9, None, "coder: m: ready, 9 calls, speed not compared (never_slower is off)"),
+        (9, 8, None, "coder: m: ready, 9 calls (1 ran the original model), speed not compared (never_slower is off)"),
+        (0, 0, None, None),  # interrupted on its first call: nothing returned
+    ],
+)
 def test_closing_line_wording(calls, accelerated, fallback, said):
     story = Story("m", calls=calls, accelerated_calls=accelerated, fallback_reason=fallback)
     assert closing_line(story) == said

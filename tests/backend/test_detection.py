@@ -33,8 +33,15 @@ def marks(entry):
 # TorchDynamo on Faster R-CNN's Python control flow (a compile per graph break) runs for
 # minutes per name (test_compile.py covers it on other models).
 REPRESENTATIVE = (
-    "nano_fp32_channels_last", "nano_bf16", "nano_bf16_ipex", "nano_jit_fp32", "nano_jit_bf16_ipex",
-    "nano_onnxruntime_int8_qlinear", "nano_openvino_int8", "nano_int8", "nano_int8_dynamic",
+    "nano_fp32_channels_last",
+    "nano_bf16",
+    "nano_bf16_ipex",
+    "nano_jit_fp32",
+    "nano_jit_bf16_ipex",
+    "nano_onnxruntime_int8_qlinear",
+    "nano_openvino_int8",
+    "nano_int8",
+    "nano_int8_dynamic",
 )
 CASES = [pytest.param(transforms.get(name), id=name, marks=marks(transforms.get(name))) for name in REPRESENTATIVE]
 

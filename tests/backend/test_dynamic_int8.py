@@ -24,9 +24,12 @@ def dynamic(model, **extra):
 
 def quantized_layers(accelerated) -> list[str]:
     (runtime,) = accelerated._runtimes.values()
-    return [name for name, module in runtime.runner.module.named_modules()
-            if type(module).__name__ in ("Linear", "LSTM")
-            and type(module).__module__.startswith("torch.ao.nn.quantized.dynamic")]
+    return [
+        name
+        for name, module in runtime.runner.module.named_modules()
+        if type(module).__name__ in ("Linear", "LSTM")
+        and type(module).__module__.startswith("torch.ao.nn.quantized.dynamic")
+    ]
 
 
 def call(model, inputs):
@@ -85,10 +88,12 @@ def test_calib_data_is_accepted_and_not_used(bert):
 
 
 def test_the_engine_passes_no_loader_to_it():
-    script = ("import torch, torchvision\nfrom torch.utils.data import DataLoader\n"
-              "model = torchvision.models.resnet18(weights=None).eval()\n"
-              "loader = DataLoader([torch.rand(3, 8, 8)], batch_size=1)\n"
-              "for x in loader:\n    y = model(x)\n")
+    script = (
+        "import torch, torchvision\nfrom torch.utils.data import DataLoader\n"
+        "model = torchvision.models.resnet18(weights=None).eval()\n"
+        "loader = DataLoader([torch.rand(3, 8, 8)], batch_size=1)\n"
+        "for x in loader:\n    y = model(x)\n"
+    )
     assert "calib_data=loader" in engine.patch(script, "nano_int8").source
     patched = engine.patch(script, "nano_int8_dynamic").source
     assert 'InferenceOptimizer.quantize(model, precision="int8", approach="dynamic")\n' in patched
@@ -101,8 +106,10 @@ def test_verdict_is_the_int8_rule(cpu):
     assert ENTRY.verdict(here).kind == ("native" if here.avx2 else "emulated")
 
 
-@pytest.mark.parametrize("options", [dict(approach="dynamic", accelerator="jit"),
-                                     dict(approach="dynamic", precision="bf16"), dict(approach="weekly")])
+@pytest.mark.parametrize(
+    "options",
+    [dict(approach="dynamic", accelerator="jit"), dict(approach="dynamic", precision="bf16"), dict(approach="weekly")],
+)
 def test_bad_combinations_are_refused(options):
     with pytest.raises(ValueError, match="approach"):
         Options(**{"precision": "int8", **options})
@@ -114,5 +121,6 @@ def test_save_and_load_keep_the_approach(bert, tmp_path):
     InferenceOptimizer.save(accelerated, tmp_path / "m")
     loaded = InferenceOptimizer.load(tmp_path / "m")
     assert loaded.recipe.label == "nano_int8_dynamic"
-    assert torch.allclose(call(loaded, tokens(1, 1)).last_hidden_state,
-                          call(accelerated, tokens(1, 1)).last_hidden_state)
+    assert torch.allclose(
+        call(loaded, tokens(1, 1)).last_hidden_state, call(accelerated, tokens(1, 1)).last_hidden_state
+    )

@@ -146,8 +146,13 @@ FINGERPRINT = textwrap.dedent("""
 
 def fingerprint_in_process(tmp_path: Path, seed: str, variant: str = "plain") -> str:
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run([sys.executable, "-c", FINGERPRINT, str(tmp_path / "user_script.py"), variant],
-                            capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", FINGERPRINT, str(tmp_path / "user_script.py"), variant],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return result.stdout.strip().splitlines()[-1]
 
 
@@ -185,6 +190,12 @@ def test_common_models_are_hashed_whole(resnet18, bert):
 
     parametrized = torch.nn.Linear(4, 4)
     parametrize.register_parametrization(parametrized, "weight", Clamp())
-    for model in (resnet18, bert, torch.nn.LSTM(4, 8, 2), torch.nn.TransformerEncoderLayer(16, 2), parametrized,
-                  torch.jit.script(Clamp())):
+    for model in (
+        resnet18,
+        bert,
+        torch.nn.LSTM(4, 8, 2),
+        torch.nn.TransformerEncoderLayer(16, 2),
+        parametrized,
+        torch.jit.script(Clamp()),
+    ):
         assert Baked().model(model).opaque == [], type(model).__name__

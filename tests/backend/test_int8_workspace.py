@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_two_models_quantize_in_one_process_without_files_in_the_working_folder(
-        tmp_path, monkeypatch, resnet18, mobilenet, runtime_warnings):
+    tmp_path, monkeypatch, resnet18, mobilenet, runtime_warnings
+):
     monkeypatch.chdir(tmp_path)
     calibration = [images(2, seed) for seed in range(2)]
     first = InferenceOptimizer.quantize(resnet18, precision="int8", calib_data=calibration)

@@ -37,8 +37,14 @@ RESNET50 = textwrap.dedent("""
 
 def start(script: Path, cache: Path, transform: str) -> subprocess.Popen:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "CODER_CACHE": str(cache), "CODER_DEBUG": "0"}
-    return subprocess.Popen([sys.executable, "-m", "coder", "-o", transform, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environment, cwd=script.parent)
+    return subprocess.Popen(
+        [sys.executable, "-m", "coder", "-o", transform, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=script.parent,
+    )
 
 
 def wait_for_conversion(process: subprocess.Popen, cache: Path) -> None:
@@ -54,9 +60,12 @@ def half_written(cache: Path) -> list[str]:
     before the signal came is whole: its meta.json says ok and its IR is there)."""
     staging = list((cache / "staging").glob("*")) if (cache / "staging").is_dir() else []
     entries = list((cache / "entries").glob("*")) if (cache / "entries").is_dir() else []
-    broken = [entry for entry in entries
-              if not all((entry / name).is_file() for name in ("meta.json", "model.xml", "model.bin"))
-              or json.loads((entry / "meta.json").read_text())["status"] != "ok"]
+    broken = [
+        entry
+        for entry in entries
+        if not all((entry / name).is_file() for name in ("meta.json", "model.xml", "model.bin"))
+        or json.loads((entry / "meta.json").read_text())["status"] != "ok"
+    ]
     return [str(path.relative_to(cache)) for path in staging + broken]
 
 

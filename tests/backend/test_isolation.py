@@ -26,8 +26,9 @@ print("after")
 
 
 def run(code: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
 
 
 def test_library_output_is_held_back():
@@ -36,7 +37,7 @@ def test_library_output_is_held_back():
 
 
 def test_held_output_is_shown_when_the_block_fails_under_coder_debug():
-    failing = HELD.replace('print("after")', "").replace('file=sys.stderr)', 'file=sys.stderr); 1/0')
+    failing = HELD.replace('print("after")', "").replace("file=sys.stderr)", "file=sys.stderr); 1/0")
     assert "from C, fd 1" not in run(failing).stderr
     assert "from C, fd 1" in run(failing, CODER_DEBUG="1").stderr
 

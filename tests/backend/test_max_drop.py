@@ -31,8 +31,10 @@ def test_other_outputs_and_one_class_batches_are_judged_on_relative_error():
     assert judge(0.2, one_class * 1.1, one_class) is None
 
 
-@pytest.mark.parametrize("text,problem", [("-0.1", "between 0 and 1"), ("1.5", "between 0 and 1"),
-                                          ("abc", "not a number"), ("nan", "between 0 and 1")])
+@pytest.mark.parametrize(
+    "text,problem",
+    [("-0.1", "between 0 and 1"), ("1.5", "between 0 and 1"), ("abc", "not a number"), ("nan", "between 0 and 1")],
+)
 def test_bad_values(text, problem):
     assert problem in bad_max_drop(text)
     assert bad_max_drop("0") is None and bad_max_drop("1") is None
@@ -42,8 +44,9 @@ def outlier_model() -> tuple[torch.nn.Module, torch.Tensor]:
     """Its input has one huge feature that the first layer ignores: INT8 activations of the
     first layer lose every other feature, the middle layer quantizes well."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 1)).eval()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1)
+    ).eval()
     with torch.no_grad():
         model[0].weight[:, 0] = 0
     x = torch.randn(8, 16)
@@ -64,8 +67,10 @@ def test_dynamic_int8_is_re_tuned_with_first_and_last_layers_in_fp32(monkeypatch
     accelerated, y = run(model, x)
     assert accelerated.accelerated
     (note,) = coder_warnings(runtime_warnings)
-    assert note.startswith("coder: nano_int8_dynamic: re-tuned for --max-drop 0.05, first and last layers left in "
-                           "fp32 (the default config: relative error ")
+    assert note.startswith(
+        "coder: nano_int8_dynamic: re-tuned for --max-drop 0.05, first and last layers left in "
+        "fp32 (the default config: relative error "
+    )
     assert torch.linalg.norm(y - model(x)) / torch.linalg.norm(model(x)) <= 0.05
 
 

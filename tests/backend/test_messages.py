@@ -26,8 +26,13 @@ with torch.no_grad():
 
 
 def run(setup: str = "", **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SCRIPT.format(setup=setup)], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(setup=setup)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
 
 
 def coder_lines(stderr: str) -> list[str]:
@@ -53,17 +58,24 @@ def test_warning_filters_still_work():
     assert coder_lines(run(setup).stderr) == []
 
 
-@pytest.mark.parametrize("message, shown", [
-    ("BF16 weight prepack needs the cpu support avx512bw, avx512vl and avx512dq, but the desired\n"
-     "instruction sets are not available. Please set dtype to torch.float or set weights_prepack\nto False.",
-     "AssertionError: BF16 weight prepack needs the cpu support avx512bw, avx512vl and avx512dq, but the "
-     "desired instruction sets are not available. Please set dtype to torch.float or set weights_prepack "
-     "to False."),
-    ("The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript (most recent "
-     "call last):\n  File \"code/__torch__.py\", line 9\nRuntimeError: mkldnn bf16 path needs avx512bw",
-     "RuntimeError: mkldnn bf16 path needs avx512bw"),
-    ("short", "AssertionError: short"),
-])
+@pytest.mark.parametrize(
+    "message, shown",
+    [
+        (
+            "BF16 weight prepack needs the cpu support avx512bw, avx512vl and avx512dq, but the desired\n"
+            "instruction sets are not available. Please set dtype to torch.float or set weights_prepack\nto False.",
+            "AssertionError: BF16 weight prepack needs the cpu support avx512bw, avx512vl and avx512dq, but the "
+            "desired instruction sets are not available. Please set dtype to torch.float or set weights_prepack "
+            "to False.",
+        ),
+        (
+            "The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript (most recent "
+            'call last):\n  File "code/__torch__.py", line 9\nRuntimeError: mkldnn bf16 path needs avx512bw',
+            "RuntimeError: mkldnn bf16 path needs avx512bw",
+        ),
+        ("short", "AssertionError: short"),
+    ],
+)
 def test_library_errors_become_whole_sentences(message, shown):
     assert error_text(AssertionError(message)) == shown
 
@@ -75,6 +87,8 @@ def test_a_long_line_without_a_sentence_end_is_kept_whole():
 
 def test_missing_library_and_cpu_messages():
     assert error_text(MissingLibrary("onnxruntime")) == (
-        "onnxruntime is not installed: pip install onnx onnxruntime onnxscript")
+        "onnxruntime is not installed: pip install onnx onnxruntime onnxscript"
+    )
     assert not_used("nano_jit_bf16_ipex", "IPEX BF16 needs AVX-512", on_this_cpu=True) == (
-        "coder: nano_jit_bf16_ipex not used on this CPU (IPEX BF16 needs AVX-512): running the original model")
+        "coder: nano_jit_bf16_ipex not used on this CPU (IPEX BF16 needs AVX-512): running the original model"
+    )

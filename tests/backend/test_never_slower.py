@@ -33,6 +33,7 @@ class ScriptedClock:
     def call(self, side: str):
         def run():
             self.now += self.durations[side]
+
         return run
 
 

@@ -29,17 +29,25 @@ SCRIPT = textwrap.dedent("""
     print(tuple(logits.shape))
     print(torch.rand(3).tolist(), random.random())  # what the script draws next is what it drew before
 """)
-CLOSING = re.compile(r"^coder: nano_openvino_int8: (converted in [0-9.]+ s \(cached for next runs\)|"
-                     r"loaded from the cache in [0-9.]+ s), 1 call, speed not compared \(never_slower is off\)$")
+CLOSING = re.compile(
+    r"^coder: nano_openvino_int8: (converted in [0-9.]+ s \(cached for next runs\)|"
+    r"loaded from the cache in [0-9.]+ s), 1 call, speed not compared \(never_slower is off\)$"
+)
 
 
 def run(args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-                   "CODER_CACHE": str(tmp_path / "cache"), **env}
-    return subprocess.run([sys.executable, *args, str(script)], capture_output=True, text=True,
-                          env=environment, cwd=tmp_path, timeout=900)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "CODER_CACHE": str(tmp_path / "cache"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, *args, str(script)], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=900
+    )
 
 
 @pytest.mark.slow
@@ -82,8 +90,13 @@ THREADS = textwrap.dedent("""
 def test_threads_started_by_a_conversion_stay_within_the_scripts_count(tmp_path):
     script = tmp_path / "threads.py"
     script.write_text(THREADS)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     *started, main = result.stdout.split("\n")[:-1]
     assert started and all(re.fullmatch(r"\d+", cpus) for cpus in started)  # one CPU each, not a range

@@ -37,8 +37,9 @@ class Planted:
 
 def saved(tmp_path):
     torch.manual_seed(0)
-    model = InferenceOptimizer.quantize(Net().eval(), precision="int8", accelerator="onnxruntime",
-                                        calib_data=[torch.rand(32, 8) for _ in range(4)])
+    model = InferenceOptimizer.quantize(
+        Net().eval(), precision="int8", accelerator="onnxruntime", calib_data=[torch.rand(32, 8) for _ in range(4)]
+    )
     InferenceOptimizer.save(model, tmp_path / "saved")
     return tmp_path / "saved", model
 
@@ -78,5 +79,7 @@ def test_a_folder_of_an_older_coder(tmp_path):
         assert torch.allclose(InferenceOptimizer.load(folder)(x), model(x), atol=1e-2)
     with pytest.raises(OldFolder) as raised:
         InferenceOptimizer.load(folder, model=Net().eval())
-    assert str(raised.value) == (f"{folder} was saved by an older coder, without weights.pt: load it without a "
-                                 f"model (load(folder) unpickles model.pt: only for folders you made) and save it again")
+    assert str(raised.value) == (
+        f"{folder} was saved by an older coder, without weights.pt: load it without a "
+        f"model (load(folder) unpickles model.pt: only for folders you made) and save it again"
+    )

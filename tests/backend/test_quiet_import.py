@@ -22,6 +22,7 @@ def test_loading_ipex_prints_neither_the_kernel_override_nor_the_cuda_notice():
 @pytest.mark.ipex
 def test_plain_import_of_ipex_does_print_that_noise():
     """The counterpart: what load() holds back is really there without it."""
-    result = subprocess.run([sys.executable, "-c", "import intel_extension_for_pytorch"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", "import intel_extension_for_pytorch"], capture_output=True, text=True, timeout=300
+    )
     assert "Overriding a previously registered kernel" in result.stderr

@@ -98,8 +98,14 @@ def rows(stderr: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("name", SEARCHES)
 def test_the_search_finds_a_config_that_meets_a_tight_criterion(name, net, labelled, capfd):
-    model = InferenceOptimizer.quantize(net, precision="int8", accelerator=ACCELERATOR[name], calib_data=labelled,
-                                        metric=Accuracy() if name == SEARCHES[-1] else top1, accuracy_criterion=TIGHT)
+    model = InferenceOptimizer.quantize(
+        net,
+        precision="int8",
+        accelerator=ACCELERATOR[name],
+        calib_data=labelled,
+        metric=Accuracy() if name == SEARCHES[-1] else top1,
+        accuracy_criterion=TIGHT,
+    )
     table = capfd.readouterr().err
     assert f"coder: {name}: tuning for absolute drop <= 0.02, higher is better (original 1)" in table
     first, second = rows(table)
@@ -113,8 +119,15 @@ def test_the_search_finds_a_config_that_meets_a_tight_criterion(name, net, label
 @pytest.mark.parametrize("name", ["nano_int8", "nano_openvino_int8"])
 def test_max_trials_bounds_the_search_and_a_miss_lists_the_trials(name, net, labelled, capfd):
     with pytest.raises(AccuracyNotMet) as raised:
-        InferenceOptimizer.quantize(net, precision="int8", accelerator=ACCELERATOR[name], calib_data=labelled,
-                                    metric=top1, accuracy_criterion=TIGHT, max_trials=1)
+        InferenceOptimizer.quantize(
+            net,
+            precision="int8",
+            accelerator=ACCELERATOR[name],
+            calib_data=labelled,
+            metric=top1,
+            accuracy_criterion=TIGHT,
+            max_trials=1,
+        )
     message = str(raised.value)
     assert "\n" not in message and "after 1 trial (max_trials=1)" in message
     assert re.search(r"original 1; trial 1 \([^)]+\): 0\.\d+, drop 0\.\d+$", message), message
@@ -134,20 +147,35 @@ def test_a_model_whose_int8_cannot_meet_the_criterion_raises(labelled):
     exact = {"absolute": 0.0, "higher_is_better": False}
     missed = r"lower is better\) after 1 trial: original 0; trial 1 \(all layers INT8\)"
     with pytest.raises(AccuracyNotMet, match=missed):
-        InferenceOptimizer.quantize(tiny, precision="int8", accelerator="onnxruntime", calib_data=pairs,
-                                    metric=error, accuracy_criterion=exact)
+        InferenceOptimizer.quantize(
+            tiny, precision="int8", accelerator="onnxruntime", calib_data=pairs, metric=error, accuracy_criterion=exact
+        )
 
 
 def test_timeout_stops_the_search(net, labelled):
     with pytest.raises(AccuracyNotMet, match=r"stopped by timeout=1e-06 s after 1 trial:"):
-        InferenceOptimizer.quantize(net, precision="int8", accelerator="onnxruntime", calib_data=labelled,
-                                    metric=top1, accuracy_criterion=TIGHT, timeout=1e-6)
+        InferenceOptimizer.quantize(
+            net,
+            precision="int8",
+            accelerator="onnxruntime",
+            calib_data=labelled,
+            metric=top1,
+            accuracy_criterion=TIGHT,
+            timeout=1e-6,
+        )
 
 
 def test_in_a_patched_run_a_miss_warns_and_serves_the_original(net, labelled, runtime_warnings, monkeypatch):
     monkeypatch.setattr(tuning, "RAISE_ON_MISS", False)
-    model = InferenceOptimizer.quantize(net, precision="int8", accelerator="onnxruntime", calib_data=labelled,
-                                        metric=top1, accuracy_criterion=TIGHT, max_trials=1)
+    model = InferenceOptimizer.quantize(
+        net,
+        precision="int8",
+        accelerator="onnxruntime",
+        calib_data=labelled,
+        metric=top1,
+        accuracy_criterion=TIGHT,
+        max_trials=1,
+    )
     assert model.fallback.kind == "metric" and "no INT8 configuration met" in model.fallback_reason
     [warning] = [w for w in runtime_warnings if str(w.message).startswith("coder:")]
     assert str(warning.message).endswith("running the original model")
@@ -163,27 +191,39 @@ def test_without_vnni_the_reduced_range_pt2e_path_searches_too(net, labelled, mo
     try:
         assert not this_cpu().vnni
         with pytest.raises(AccuracyNotMet, match="max_trials=1"):
-            InferenceOptimizer.quantize(net, precision="int8", calib_data=labelled, metric=top1,
-                                        accuracy_criterion=TIGHT, max_trials=1)
+            InferenceOptimizer.quantize(
+                net, precision="int8", calib_data=labelled, metric=top1, accuracy_criterion=TIGHT, max_trials=1
+            )
     finally:
         monkeypatch.undo()
         this_cpu.cache_clear()
     assert len(rows(capfd.readouterr().err)) == 1
 
 
-@pytest.mark.parametrize("criterion", [
-    {"relative": 0.01, "absolute": 0.01}, {"higher_is_better": True}, {"relative": -0.1}, {"relative": "1%"},
-    {"absolute": 0.1, "higher_is_better": "yes"}, {"relativ": 0.01}, [("relative", 0.01)],
-])
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        {"relative": 0.01, "absolute": 0.01},
+        {"higher_is_better": True},
+        {"relative": -0.1},
+        {"relative": "1%"},
+        {"absolute": 0.1, "higher_is_better": "yes"},
+        {"relativ": 0.01},
+        [("relative", 0.01)],
+    ],
+)
 def test_a_bad_accuracy_criterion_is_one_clear_error(criterion, net, labelled):
     with pytest.raises(ValueError, match="^accuracy_criterion") as raised:
-        InferenceOptimizer.quantize(net, precision="int8", calib_data=labelled, metric=top1,
-                                    accuracy_criterion=criterion)
+        InferenceOptimizer.quantize(
+            net, precision="int8", calib_data=labelled, metric=top1, accuracy_criterion=criterion
+        )
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("bounds, message", [({"max_trials": 0}, "max_trials"), ({"max_trials": 1.5}, "max_trials"),
-                                             ({"timeout": -1}, "timeout")])
+@pytest.mark.parametrize(
+    "bounds, message",
+    [({"max_trials": 0}, "max_trials"), ({"max_trials": 1.5}, "max_trials"), ({"timeout": -1}, "timeout")],
+)
 def test_bad_bounds_are_one_clear_error(bounds, message, net, labelled):
     with pytest.raises(ValueError, match=f"^{message} must be"):
         InferenceOptimizer.quantize(net, precision="int8", calib_data=labelled, metric=top1, **bounds)
@@ -203,8 +243,9 @@ def test_criterion_drops():
 
 
 def test_save_and_load_replay_the_config_the_search_chose(net, labelled, tmp_path, capfd):
-    model = InferenceOptimizer.quantize(net, precision="int8", accelerator="onnxruntime", calib_data=labelled,
-                                        metric=top1, accuracy_criterion=TIGHT)
+    model = InferenceOptimizer.quantize(
+        net, precision="int8", accelerator="onnxruntime", calib_data=labelled, metric=top1, accuracy_criterion=TIGHT
+    )
     assert model.how[1]["fp32_layers"] == ["/model/conv1/Conv", "/model/fc/Gemm"]
     InferenceOptimizer.save(model, tmp_path / "tuned")
     loaded = InferenceOptimizer.load(tmp_path / "tuned")

@@ -85,18 +85,27 @@ def dead_pid() -> int:
 
 def test_only_this_users_ended_processes_workspaces_are_removed(tmp_path):
     dead, live = dead_pid(), os.getpid()
-    names = {"dead": f"coder-onnx-{private.HOST}-{dead}-x1", "live": f"coder-inc-{private.HOST}-{live}-x2",
-             "other user": f"coder-onnx-{private.HOST}-{dead}-x3", "other host": f"coder-onnx-elsewhere-{dead}-x4",
-             "not coder's": f"coder-notes-{private.HOST}-{dead}-x5", "-o auto": f"coder-auto-{private.HOST}-{dead}-x6", "old style, a week old": "coder-onnx-k2j4h5",
-             "old style, today": "coder-onnx-a8d7f6"}
+    names = {
+        "dead": f"coder-onnx-{private.HOST}-{dead}-x1",
+        "live": f"coder-inc-{private.HOST}-{live}-x2",
+        "other user": f"coder-onnx-{private.HOST}-{dead}-x3",
+        "other host": f"coder-onnx-elsewhere-{dead}-x4",
+        "not coder's": f"coder-notes-{private.HOST}-{dead}-x5",
+        "-o auto": f"coder-auto-{private.HOST}-{dead}-x6",
+        "old style, a week old": "coder-onnx-k2j4h5",
+        "old style, today": "coder-onnx-a8d7f6",
+    }
     for name in names.values():
         (tmp_path / name).mkdir()
     os.chown(tmp_path / names["other user"], OTHER_UID, -1)
     os.utime(tmp_path / names["old style, a week old"], (0, 0))
     removed = workspace.clean_temp(tmp_path)
-    assert sorted(path.name for path in removed) == sorted([names["dead"], names["-o auto"], names["old style, a week old"]])
+    assert sorted(path.name for path in removed) == sorted(
+        [names["dead"], names["-o auto"], names["old style, a week old"]]
+    )
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        names[kind] for kind in ["live", "other user", "other host", "not coder's", "old style, today"])
+        names[kind] for kind in ["live", "other user", "other host", "not coder's", "old style, today"]
+    )
 
 
 def test_a_workspace_is_private_and_removed_when_done(tmp_path, monkeypatch):

@@ -35,20 +35,40 @@ def classes(seed: int = 0) -> str:
         return f"classes {model(torch.rand(8, 512, generator=torch.Generator().manual_seed(1))).argmax(1).tolist()}"
 
 
-def run_patched(tmp_path: Path, transform: str, script: str = CLASSIFIER, cache: Path | str | None = None,
-                seed: int = 0, preexec_fn=None, **env) -> subprocess.CompletedProcess:
+def run_patched(
+    tmp_path: Path,
+    transform: str,
+    script: str = CLASSIFIER,
+    cache: Path | str | None = None,
+    seed: int = 0,
+    preexec_fn=None,
+    **env,
+) -> subprocess.CompletedProcess:
     path = tmp_path / "script.py"
     path.write_text(script.replace("SEED", str(seed)))
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-                   "CODER_CACHE": str(cache if cache is not None else tmp_path / "cache"), **env}
-    return subprocess.run([sys.executable, "-m", "coder", "-o", transform, str(path)], capture_output=True,
-                          text=True, env=environment, cwd=tmp_path, timeout=900, preexec_fn=preexec_fn)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "CODER_CACHE": str(cache if cache is not None else tmp_path / "cache"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "coder", "-o", transform, str(path)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=900,
+        preexec_fn=preexec_fn,
+    )
 
 
 def cache_command(action: str, cache: Path) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "CODER_CACHE": str(cache)}
-    return subprocess.run([sys.executable, "-m", "coder", "cache", action], capture_output=True, text=True,
-                          env=environment, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "coder", "cache", action], capture_output=True, text=True, env=environment, timeout=300
+    )
 
 
 def lines(stderr: str, about: str = "") -> list[str]:

@@ -8,9 +8,15 @@ import textwrap
 from coder import engine
 
 
-def assert_codemod(before: str, after: str | None = None, *, transform: str = "nano_jit_fp32",
-                   expected_warnings: tuple[str, ...] = (), expected_skip: str | None = None,
-                   expected_failure: str | None = None) -> engine.Outcome:
+def assert_codemod(
+    before: str,
+    after: str | None = None,
+    *,
+    transform: str = "nano_jit_fp32",
+    expected_warnings: tuple[str, ...] = (),
+    expected_skip: str | None = None,
+    expected_failure: str | None = None,
+) -> engine.Outcome:
     """Patch ``before`` (dedented) with ``transform`` and check the outcome.
 
     ``after``: the expected script (None: ``before`` unchanged, which then needs ``expected_skip``

@@ -6,8 +6,11 @@ import pytest
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-goldens", action="store_true",
-                     help="rewrite fixtures/<case>/<transform>.py from the engine's current output")
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="rewrite fixtures/<case>/<transform>.py from the engine's current output",
+    )
 
 
 @pytest.fixture

@@ -23,29 +23,47 @@ def test_design_example_json_shape():
         "inference": [{"model": "model", "line": 10}],
         "loaders": [],
         "warnings": [],
-        "candidates": [{"var": "model", "line": 5, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}],
+        "candidates": [
+            {"var": "model", "line": 5, "model": True, "evidence": ["built by torchvision.models.resnet18: +2"]}
+        ],
     }
 
 
 def test_warnings_are_in_the_json_with_their_code_and_position():
-    assert inspect_case("ipex_bf16_already")["warnings"] == [{
-        "code": "C203", "name": "replaced-optimization", "line": 6, "column": 1,
-        "message": "'model' is already optimized with ipex.optimize (line 10): -o NAME replaces that optimization "
-                   "(--keep-existing keeps it)"}]
-    assert inspect_case("no_model_utility")["warnings"] == [{
-        "code": "C001", "name": "no-model", "line": None, "column": None,
-        "message": "no model found: the script is left unchanged"}]
+    assert inspect_case("ipex_bf16_already")["warnings"] == [
+        {
+            "code": "C203",
+            "name": "replaced-optimization",
+            "line": 6,
+            "column": 1,
+            "message": "'model' is already optimized with ipex.optimize (line 10): -o NAME replaces that optimization "
+            "(--keep-existing keeps it)",
+        }
+    ]
+    assert inspect_case("no_model_utility")["warnings"] == [
+        {
+            "code": "C001",
+            "name": "no-model",
+            "line": None,
+            "column": None,
+            "message": "no model found: the script is left unchanged",
+        }
+    ]
 
 
 def test_module_alias_and_renamed_factory():
-    source = ("import torchvision.models as m\nfrom torchvision.models import resnet50 as r\n"
-              "a = m.resnet18()\nb = r()\na(1)\nb(2)\n")
+    source = (
+        "import torchvision.models as m\nfrom torchvision.models import resnet50 as r\n"
+        "a = m.resnet18()\nb = r()\na(1)\nb(2)\n"
+    )
     assert models_of(source) == [("a", 3, 3, "<module>"), ("b", 4, 4, "<module>")]
 
 
 def test_transformers_alias_and_tokenizer_is_not_a_model():
-    source = ("from transformers import AutoModel as AM, AutoTokenizer as AT\n"
-              "tok = AT.from_pretrained('x')\nenc = AM.from_pretrained('x')\nenc(**tok('hi'))\n")
+    source = (
+        "from transformers import AutoModel as AM, AutoTokenizer as AT\n"
+        "tok = AT.from_pretrained('x')\nenc = AM.from_pretrained('x')\nenc(**tok('hi'))\n"
+    )
     assert models_of(source) == [("enc", 3, 3, "<module>")]
 
 
@@ -64,13 +82,13 @@ def test_model_passed_to_a_function_and_loader():
 
 
 def test_helper_returning_a_tuple():
-    assert models_of((FIXTURES / "helper_returns_tuple" / "input.py").read_text()) == [
-        ("classifier", 13, 13, "main")]
+    assert models_of((FIXTURES / "helper_returns_tuple" / "input.py").read_text()) == [("classifier", 13, 13, "main")]
 
 
 def test_self_model_ready_after_to_and_eval():
     assert inspect_case("self_model_class")["models"] == [
-        {"var": "self.model", "line": 9, "ready_line": 11, "scope": "Classifier.__init__"}]
+        {"var": "self.model", "line": 9, "ready_line": 11, "scope": "Classifier.__init__"}
+    ]
 
 
 def test_reassigned_model_is_two_models():
@@ -116,28 +134,36 @@ def test_self_model_trained_in_a_method_is_skipped():
 
 
 def test_layers_of_a_model_class_are_not_models():
-    source = ("import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self):\n"
-              "        super().__init__()\n        self.body = nn.Sequential(nn.ReLU())\n"
-              "    def forward(self, x):\n        return self.body(x)\nb = Block()\nb(1)\n")
+    source = (
+        "import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.body = nn.Sequential(nn.ReLU())\n"
+        "    def forward(self, x):\n        return self.body(x)\nb = Block()\nb(1)\n"
+    )
     assert models_of(source) == [("b", 8, 8, "<module>")]
 
 
 def test_a_class_with_forward_is_a_module_even_with_an_unknown_base():
-    source = ("from mylib import Layer, Attention\nclass Block(Layer):\n    def __init__(self):\n"
-              "        self.attn = Attention()\n    def forward(self, x):\n        return self.attn(x)\n"
-              "b = Block()\nb(1)\n")
+    source = (
+        "from mylib import Layer, Attention\nclass Block(Layer):\n    def __init__(self):\n"
+        "        self.attn = Attention()\n    def forward(self, x):\n        return self.attn(x)\n"
+        "b = Block()\nb(1)\n"
+    )
     assert models_of(source) == [("b", 7, 7, "<module>")]
 
 
 def test_an_environment_step_is_not_training():
-    source = ("import torchvision\npolicy = torchvision.models.resnet18().eval()\nobs = env.reset()\n"
-              "for t in range(100):\n    action = policy(obs).argmax()\n    obs, reward, done, info = env.step(action)\n")
+    source = (
+        "import torchvision\npolicy = torchvision.models.resnet18().eval()\nobs = env.reset()\n"
+        "for t in range(100):\n    action = policy(obs).argmax()\n    obs, reward, done, info = env.step(action)\n"
+    )
     assert coder.inspect(source)["inference"] == [{"model": "policy", "line": 5}]
 
 
 def test_functions_without_model_words_are_followed_through_calls():
-    source = ("import torchvision\nmodel = torchvision.models.resnet18()\n\n\ndef unrelated(rows):\n    return len(rows)\n\n\n"
-              "def predict(x):\n    return model(x)\n\n\ndef main():\n    for x in range(3):\n        predict(x)\n\n\nmain()\n")
+    source = (
+        "import torchvision\nmodel = torchvision.models.resnet18()\n\n\ndef unrelated(rows):\n    return len(rows)\n\n\n"
+        "def predict(x):\n    return model(x)\n\n\ndef main():\n    for x in range(3):\n        predict(x)\n\n\nmain()\n"
+    )
     found = coder.inspect(source)
     assert found["inference"] == [{"model": "model", "line": 10}]
     assert found["models"][0]["ready_line"] == 2

@@ -8,9 +8,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = ("several_models", "negatives_beside_a_model", "torch_load_pickled_module", "train_validate_each_epoch",
-         "mnist_train_test_each_epoch", "quantize_dynamic_compare", "jit_trace_already", "model_classes_lookup",
-         "compile_behind_flag", "try_fallback_checkpoint", "sibling_factory_package", "inline_model_argument")
+CASES = (
+    "several_models",
+    "negatives_beside_a_model",
+    "torch_load_pickled_module",
+    "train_validate_each_epoch",
+    "mnist_train_test_each_epoch",
+    "quantize_dynamic_compare",
+    "jit_trace_already",
+    "model_classes_lookup",
+    "compile_behind_flag",
+    "try_fallback_checkpoint",
+    "sibling_factory_package",
+    "inline_model_argument",
+)
 SEEDS = ("0", "1", "42", "4294967295")
 # one process per seed: the CLI's --emit and --inspect --json on every case, all output on stdout
 RUN_CLI = """
@@ -29,8 +40,15 @@ for path in sys.argv[1:]:
 def cli_output(seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
     paths = [str(ROOT / "fixtures" / case / "input.py") for case in CASES]
-    result = subprocess.run([sys.executable, "-c", RUN_CLI, *paths], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=300, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_CLI, *paths],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
+    )
     return result.stdout
 
 

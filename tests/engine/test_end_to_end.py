@@ -19,8 +19,12 @@ def in_a_scratch_folder(tmp_path, monkeypatch):
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONWARNINGS": "ignore",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -34,10 +38,13 @@ def original_run(case: str) -> str:
     return run(str(FIXTURES / case / "input.py")).stdout
 
 
-@pytest.mark.parametrize("case,name", [
-    ("custom_module_decorated", "nano_jit_fp32"),  # a class of the file, @torch.no_grad() body wrapped
-    ("bert_tiny_config", "nano_onnxruntime_fp32"),  # transformers model, keyword inputs, ModelOutput
-])
+@pytest.mark.parametrize(
+    "case,name",
+    [
+        ("custom_module_decorated", "nano_jit_fp32"),  # a class of the file, @torch.no_grad() body wrapped
+        ("bert_tiny_config", "nano_onnxruntime_fp32"),  # transformers model, keyword inputs, ModelOutput
+    ],
+)
 def test_fp32_patched_script_prints_what_the_original_prints(case, name):
     assert patched_run(case, name).stdout == original_run(case)
 

@@ -20,7 +20,8 @@ FLAGS = textwrap.dedent("""\
 
 
 def test_optimizations_in_a_no_grad_block_go_with_the_block():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision
 
@@ -31,7 +32,8 @@ def test_optimizations_in_a_no_grad_block_go_with_the_block():
             m = torch.jit.trace(m, x)
             m = torch.jit.freeze(m)
         m(x)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision
         from coder.backend import InferenceOptimizer
@@ -42,16 +44,24 @@ def test_optimizations_in_a_no_grad_block_go_with_the_block():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with InferenceOptimizer.get_context(m):
             m(x)
-        """, expected_warnings=("4:1: C203 'm' is already optimized with torch.jit.trace (line 8), torch.jit.freeze "
-                                "(line 9): nano_jit_fp32 replaces that optimization (--keep-existing keeps it)",))
+        """,
+        expected_warnings=(
+            "4:1: C203 'm' is already optimized with torch.jit.trace (line 8), torch.jit.freeze "
+            "(line 9): nano_jit_fp32 replaces that optimization (--keep-existing keeps it)",
+        ),
+    )
 
 
 def test_a_flag_off_by_default_leaves_its_optimization_and_does_not_block():
-    outcome = assert_codemod(FLAGS + "if args.jit:\n    m = torch.jit.script(m)\nm(1)\n", FLAGS.replace(
-        "import torchvision\n", "import torchvision\nfrom coder.backend import InferenceOptimizer\n") + (
-        "if args.jit:\n    m = torch.jit.script(m)\n"
-        'm = InferenceOptimizer.trace(m, accelerator="jit")\n'
-        "with InferenceOptimizer.get_context(m):\n    m(1)\n"))
+    outcome = assert_codemod(
+        FLAGS + "if args.jit:\n    m = torch.jit.script(m)\nm(1)\n",
+        FLAGS.replace("import torchvision\n", "import torchvision\nfrom coder.backend import InferenceOptimizer\n")
+        + (
+            "if args.jit:\n    m = torch.jit.script(m)\n"
+            'm = InferenceOptimizer.trace(m, accelerator="jit")\n'
+            "with InferenceOptimizer.get_context(m):\n    m(1)\n"
+        ),
+    )
     assert isinstance(outcome, engine.Patched)
 
 
@@ -68,7 +78,8 @@ def test_a_condition_coder_cannot_read_leaves_the_optimization():
 
 
 def test_an_int8_copy_is_left_and_the_original_is_optimized_after_it():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision
 
@@ -76,7 +87,8 @@ def test_an_int8_copy_is_left_and_the_original_is_optimized_after_it():
         q = torch.quantization.quantize_dynamic(m, {torch.nn.Linear})
         m(1)
         q(1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision
         from coder.backend import InferenceOptimizer
@@ -87,19 +99,25 @@ def test_an_int8_copy_is_left_and_the_original_is_optimized_after_it():
         with InferenceOptimizer.get_context(m):
             m(1)
         q(1)
-        """, transform="nano_int8", expected_warnings=(
-        "5:1: C101 'q' is already optimized with quantize_dynamic (line 5): not adding a second optimization",))
+        """,
+        transform="nano_int8",
+        expected_warnings=(
+            "5:1: C101 'q' is already optimized with quantize_dynamic (line 5): not adding a second optimization",
+        ),
+    )
 
 
 def test_an_optimized_copy_is_made_with_the_transform_and_the_original_kept_as_reference():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision
 
         m = torchvision.models.resnet18().eval()
         fast = torch.compile(m)
         print(fast(1) - m(1))
-        """, """\
+        """,
+        """\
         import torch
         import torchvision
         from coder.backend import InferenceOptimizer
@@ -108,9 +126,13 @@ def test_an_optimized_copy_is_made_with_the_transform_and_the_original_kept_as_r
         fast = InferenceOptimizer.quantize(m, precision="bf16")
         with InferenceOptimizer.get_context(fast):
             print(fast(1) - m(1))
-        """, transform="nano_bf16", expected_warnings=(
-        "5:1: C203 'm' is already optimized with torch.compile (line 5): nano_bf16 replaces that optimization "
-        "(--keep-existing keeps it)",))
+        """,
+        transform="nano_bf16",
+        expected_warnings=(
+            "5:1: C203 'm' is already optimized with torch.compile (line 5): nano_bf16 replaces that optimization "
+            "(--keep-existing keeps it)",
+        ),
+    )
 
 
 def test_keep_existing_and_the_baseline_keep_the_scripts_optimization():
@@ -122,5 +144,8 @@ def test_keep_existing_and_the_baseline_keep_the_scripts_optimization():
 
 
 def test_a_model_loaded_compiled_is_never_optimized_again():
-    assert_codemod("import torch\nm = torch.jit.load('m.pt')\nm(1)\n", expected_skip="C003", expected_warnings=(
-        "2:1: C101 'm' is already optimized with torch.jit.load: not adding a second optimization",))
+    assert_codemod(
+        "import torch\nm = torch.jit.load('m.pt')\nm(1)\n",
+        expected_skip="C003",
+        expected_warnings=("2:1: C101 'm' is already optimized with torch.jit.load: not adding a second optimization",),
+    )

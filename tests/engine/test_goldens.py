@@ -16,7 +16,11 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.py").is_file())
 # only in the arguments of one call, which the full case checks name by name
 FULL_CASES = ("resnet_no_grad",)
 REPRESENTATIVE = (
-    "nano_jit_fp32", "nano_bf16_ipex", "nano_jit_bf16_ipex", "nano_int8", "nano_onnxruntime_fp32",
+    "nano_jit_fp32",
+    "nano_bf16_ipex",
+    "nano_jit_bf16_ipex",
+    "nano_int8",
+    "nano_onnxruntime_fp32",
     "nano_openvino_int8",
 )
 

@@ -87,8 +87,9 @@ def test_a_line_libcst_does_not_write_back_leaves_the_script_with_a_reason():
     source = script("\\\nv = 0\n", 4, "\n")  # LibCST drops a line holding only a backslash
     result = engine.patch(source, "nano_jit_fp32")
     assert isinstance(result, engine.Failed) and result.source == source
-    assert str(result.reason) == ("5:1: C005 LibCST does not write this line back as it is (a LibCST limitation): "
-                                  "the script is left unchanged")
+    assert str(result.reason) == (
+        "5:1: C005 LibCST does not write this line back as it is (a LibCST limitation): the script is left unchanged"
+    )
 
 
 @pytest.mark.parametrize("end", ["\r", "\n\n\t\n", "\n# the end \\\n", "\n\x0c\n\t"])

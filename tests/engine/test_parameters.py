@@ -32,7 +32,8 @@ TRAIN_AND_TEST = """\
 
 
 def test_a_model_built_as_an_argument_is_optimized_in_the_callee_after_its_docstring():
-    assert_codemod('''\
+    assert_codemod(
+        '''\
         from transformers import AutoModel
 
 
@@ -44,7 +45,8 @@ def test_a_model_built_as_an_argument_is_optimized_in_the_callee_after_its_docst
 
         run("a", AutoModel.from_pretrained("a"), 3)
         run("b", AutoModel.from_pretrained("b"), 3)
-        ''', '''\
+        ''',
+        '''\
         from transformers import AutoModel
         from coder.backend import InferenceOptimizer
 
@@ -59,24 +61,38 @@ def test_a_model_built_as_an_argument_is_optimized_in_the_callee_after_its_docst
 
         run("a", AutoModel.from_pretrained("a"), 3)
         run("b", AutoModel.from_pretrained("b"), 3)
-        ''', transform="nano_bf16")
+        ''',
+        transform="nano_bf16",
+    )
 
 
 def test_train_and_evaluation_in_turn_optimizes_in_the_evaluation_function():
     source = TRAIN_AND_TEST.format(eval="model.eval()")
-    outcome = assert_codemod(source, source.replace(
-        "import torchvision\n", "import torchvision\n    from coder.backend import InferenceOptimizer\n").replace(
-        "        model.eval()\n        with torch.no_grad():\n",
-        "        model.eval()\n        model = InferenceOptimizer.trace(model, accelerator=\"jit\")\n"
-        "        with torch.no_grad(), InferenceOptimizer.get_context(model):\n"), expected_warnings=(
-        "19:1: C204 'net' is trained and evaluated in turn: it is optimized in test() after line 14, at each "
-        "evaluation",))
+    outcome = assert_codemod(
+        source,
+        source.replace(
+            "import torchvision\n", "import torchvision\n    from coder.backend import InferenceOptimizer\n"
+        ).replace(
+            "        model.eval()\n        with torch.no_grad():\n",
+            '        model.eval()\n        model = InferenceOptimizer.trace(model, accelerator="jit")\n'
+            "        with torch.no_grad(), InferenceOptimizer.get_context(model):\n",
+        ),
+        expected_warnings=(
+            "19:1: C204 'net' is trained and evaluated in turn: it is optimized in test() after line 14, at each "
+            "evaluation",
+        ),
+    )
     assert "net = InferenceOptimizer" not in outcome.source  # never before training
 
 
 def test_an_evaluation_function_that_does_not_set_eval_mode_leaves_the_model_alone():
-    assert_codemod(TRAIN_AND_TEST.format(eval="pass"), expected_skip="C003", expected_warnings=(
-        "19:1: C103 'net' is trained and used for inference in the same statement (line 21): left as it is",))
+    assert_codemod(
+        TRAIN_AND_TEST.format(eval="pass"),
+        expected_skip="C003",
+        expected_warnings=(
+            "19:1: C103 'net' is trained and used for inference in the same statement (line 21): left as it is",
+        ),
+    )
 
 
 def test_parameter_models_are_in_the_inspect_report():
@@ -85,7 +101,8 @@ def test_parameter_models_are_in_the_inspect_report():
 
 
 def test_a_global_model_trained_and_evaluated_in_turn_is_never_optimized_before_training():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision
 
@@ -100,12 +117,17 @@ def test_a_global_model_trained_and_evaluated_in_turn_is_never_optimized_before_
         for epoch in range(2):
             train()
             test()
-        """, expected_skip="C003", expected_warnings=(
-        "4:1: C103 'model' is trained and used for inference in the same statement (line 12): left as it is",))
+        """,
+        expected_skip="C003",
+        expected_warnings=(
+            "4:1: C103 'model' is trained and used for inference in the same statement (line 12): left as it is",
+        ),
+    )
 
 
 def test_a_function_returning_what_it_makes_of_an_inline_model_builds_one_and_is_left():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision
 
@@ -114,4 +136,7 @@ def test_a_function_returning_what_it_makes_of_an_inline_model_builds_one_and_is
             return torch.nn.Sequential(backbone, torch.nn.Linear(1000, 2))
 
         model = with_head(torchvision.models.resnet18())
-        """, expected_skip="C002", expected_warnings=("8:1: C105 'model' is built but coder sees no inference call on it",))
+        """,
+        expected_skip="C002",
+        expected_warnings=("8:1: C105 'model' is built but coder sees no inference call on it",),
+    )

@@ -12,14 +12,20 @@ def found_in(pattern: patterns.Pattern, code: str) -> bool:
     return bool(m.findall(script.view, pattern.matcher, metadata_resolver=script))
 
 
-@pytest.mark.parametrize("pattern,code", [(p, c) for p in patterns.PATTERNS for c in p.examples],
-                         ids=lambda v: v.name if isinstance(v, patterns.Pattern) else "")
+@pytest.mark.parametrize(
+    "pattern,code",
+    [(p, c) for p in patterns.PATTERNS for c in p.examples],
+    ids=lambda v: v.name if isinstance(v, patterns.Pattern) else "",
+)
 def test_found_in_its_examples(pattern, code):
     assert found_in(pattern, code), f"{pattern.name} not found in:\n{code}"
 
 
-@pytest.mark.parametrize("pattern,code", [(p, c) for p in patterns.PATTERNS for c in p.counterexamples],
-                         ids=lambda v: v.name if isinstance(v, patterns.Pattern) else "")
+@pytest.mark.parametrize(
+    "pattern,code",
+    [(p, c) for p in patterns.PATTERNS for c in p.counterexamples],
+    ids=lambda v: v.name if isinstance(v, patterns.Pattern) else "",
+)
 def test_not_found_in_its_counterexamples(pattern, code):
     assert not found_in(pattern, code), f"{pattern.name} found in:\n{code}"
 

@@ -16,8 +16,12 @@ from coder import engine
 from tests.engine.test_odd_formatting import MODEL_SCRIPT
 
 EXAMPLES = int(os.environ.get("CODER_PROPERTY_EXAMPLES", "20"))
-PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 PROGRAMS = st.one_of(hypothesmith.from_grammar(), hypothesmith.from_node())
 LINES = "".join(MODEL_SCRIPT).splitlines(True)  # line 6 is the one inside ``with torch.no_grad():``
 TRANSFORM = "nano_jit_fp32"

@@ -7,14 +7,16 @@ from tests.engine.codemod import assert_codemod
 
 
 def test_existing_with_gains_an_item():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
         m = models.resnet18()
         with torch.no_grad():
             m(1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -23,17 +25,20 @@ def test_existing_with_gains_an_item():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with torch.no_grad(), InferenceOptimizer.get_context(m):
             m(1)
-        """)
+        """,
+    )
 
 
 def test_statement_without_with_is_wrapped_with_its_comment_kept_above():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision.models as models
 
         m = models.resnet18()
         # predict
         y = m(1)  # call
-        """, """\
+        """,
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -42,11 +47,13 @@ def test_statement_without_with_is_wrapped_with_its_comment_kept_above():
         # predict
         with InferenceOptimizer.get_context(m):
             y = m(1)  # call
-        """)
+        """,
+    )
 
 
 def test_decorated_function_body_is_wrapped_after_its_docstring():
-    assert_codemod('''\
+    assert_codemod(
+        '''\
         import torch
         import torchvision.models as models
 
@@ -57,7 +64,8 @@ def test_decorated_function_body_is_wrapped_after_its_docstring():
             return net(x)
         m = models.resnet18()
         run(m, 1)
-        ''', '''\
+        ''',
+        '''\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -71,11 +79,13 @@ def test_decorated_function_body_is_wrapped_after_its_docstring():
         m = models.resnet18()
         m = InferenceOptimizer.trace(m, accelerator="jit")
         run(m, 1)
-        ''')
+        ''',
+    )
 
 
 def test_decorated_one_line_function_is_left_with_a_warning():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
@@ -83,7 +93,8 @@ def test_decorated_one_line_function_is_left_with_a_warning():
         def run(net, x): return net(x)
         m = models.resnet18()
         run(m, 1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -93,20 +104,26 @@ def test_decorated_one_line_function_is_left_with_a_warning():
         m = models.resnet18()
         m = InferenceOptimizer.trace(m, accelerator="jit")
         run(m, 1)
-        """, expected_warnings=("5:25: C202 no safe place for InferenceOptimizer.get_context around this call "
-                                "(a lambda, an await in the statement, or the statement that builds the model): "
-                                "it runs without it",))
+        """,
+        expected_warnings=(
+            "5:25: C202 no safe place for InferenceOptimizer.get_context around this call "
+            "(a lambda, an await in the statement, or the statement that builds the model): "
+            "it runs without it",
+        ),
+    )
 
 
 def test_with_that_builds_the_model_is_not_given_the_item():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
         with torch.no_grad():
             m = models.resnet18().eval()
             y = m(1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -116,11 +133,13 @@ def test_with_that_builds_the_model_is_not_given_the_item():
             m = InferenceOptimizer.trace(m, accelerator="jit")
             with InferenceOptimizer.get_context(m):
                 y = m(1)
-        """)
+        """,
+    )
 
 
 def test_ready_after_a_conditional_checkpoint_load():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
@@ -128,7 +147,8 @@ def test_ready_after_a_conditional_checkpoint_load():
         if ckpt:
             m.load_state_dict(torch.load(ckpt))
         m(1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -139,11 +159,13 @@ def test_ready_after_a_conditional_checkpoint_load():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """)
+        """,
+    )
 
 
 def test_int8_takes_the_loader_in_reach_and_moves_below_it():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
@@ -151,7 +173,8 @@ def test_int8_takes_the_loader_in_reach_and_moves_below_it():
         loader = torch.utils.data.DataLoader(data)
         for x, _ in loader:
             m(x)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -162,16 +185,20 @@ def test_int8_takes_the_loader_in_reach_and_moves_below_it():
         with InferenceOptimizer.get_context(m):
             for x, _ in loader:
                 m(x)
-        """, transform="nano_int8")
+        """,
+        transform="nano_int8",
+    )
 
 
 def test_int8_without_loader_calibrates_at_runtime():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision.models as models
 
         m = models.resnet18()
         m(1)
-        """, """\
+        """,
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -179,18 +206,22 @@ def test_int8_without_loader_calibrates_at_runtime():
         m = InferenceOptimizer.quantize(m, precision="int8")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """, transform="nano_int8")
+        """,
+        transform="nano_int8",
+    )
 
 
 def test_an_existing_optimization_is_replaced_and_said_so():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
         m = models.resnet18()
         m = torch.jit.script(m)
         m(1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -199,16 +230,23 @@ def test_an_existing_optimization_is_replaced_and_said_so():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """, expected_warnings=("4:1: C203 'm' is already optimized with torch.jit.script (line 5): nano_jit_fp32 "
-                                "replaces that optimization (--keep-existing keeps it)",))
+        """,
+        expected_warnings=(
+            "4:1: C203 'm' is already optimized with torch.jit.script (line 5): nano_jit_fp32 "
+            "replaces that optimization (--keep-existing keeps it)",
+        ),
+    )
 
 
 def test_keep_existing_leaves_an_optimized_model_with_its_line():
-    source = "import torch\nimport torchvision.models as models\n\nm = models.resnet18()\nm = torch.jit.script(m)\nm(1)\n"
+    source = (
+        "import torch\nimport torchvision.models as models\n\nm = models.resnet18()\nm = torch.jit.script(m)\nm(1)\n"
+    )
     outcome = engine.patch(source, "nano_jit_fp32", keep_existing=True)
     assert isinstance(outcome, engine.Skipped) and outcome.source == source
     assert [str(w) for w in outcome.warnings] == [
-        "4:1: C101 'm' is already optimized with torch.jit.script (line 5): not adding a second optimization"]
+        "4:1: C101 'm' is already optimized with torch.jit.script (line 5): not adding a second optimization"
+    ]
 
 
 def test_no_model_leaves_the_bytes_alone():
@@ -216,19 +254,24 @@ def test_no_model_leaves_the_bytes_alone():
 
 
 def test_crlf_and_missing_final_newline_are_kept():
-    assert_codemod("import torchvision\r\n\r\nm = torchvision.models.resnet18()\r\nm(1)",
-                   "import torchvision\r\nfrom coder.backend import InferenceOptimizer\r\n\r\n"
-                   "m = torchvision.models.resnet18()\r\n"
-                   "m = InferenceOptimizer.quantize(m, precision=\"bf16\")\r\n"
-                   "with InferenceOptimizer.get_context(m):\r\n    m(1)", transform="nano_bf16")
+    assert_codemod(
+        "import torchvision\r\n\r\nm = torchvision.models.resnet18()\r\nm(1)",
+        "import torchvision\r\nfrom coder.backend import InferenceOptimizer\r\n\r\n"
+        "m = torchvision.models.resnet18()\r\n"
+        'm = InferenceOptimizer.quantize(m, precision="bf16")\r\n'
+        "with InferenceOptimizer.get_context(m):\r\n    m(1)",
+        transform="nano_bf16",
+    )
 
 
 def test_the_import_is_followed_by_a_blank_line_when_code_follows_directly():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision
         m = torchvision.models.resnet18()
         m(1)
-        """, """\
+        """,
+        """\
         import torchvision
         from coder.backend import InferenceOptimizer
 
@@ -236,24 +279,31 @@ def test_the_import_is_followed_by_a_blank_line_when_code_follows_directly():
         m = InferenceOptimizer.quantize(m, precision="bf16")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """, transform="nano_bf16")
+        """,
+        transform="nano_bf16",
+    )
 
 
 def test_import_goes_after_docstring_and_future_imports():
-    assert_codemod('''\
+    assert_codemod(
+        '''\
         #!/usr/bin/env python
         """Doc."""
         from __future__ import annotations
         m = __import__("torchvision").models.resnet18()
-        ''', expected_skip="C001")  # not resolvable: no model
-    assert_codemod('''\
+        ''',
+        expected_skip="C001",
+    )  # not resolvable: no model
+    assert_codemod(
+        '''\
         """Doc."""
         from __future__ import annotations
         from torchvision.models import resnet18
 
         m = resnet18()
         m(1)
-        ''', '''\
+        ''',
+        '''\
         """Doc."""
         from __future__ import annotations
         from torchvision.models import resnet18
@@ -263,22 +313,32 @@ def test_import_goes_after_docstring_and_future_imports():
         m = InferenceOptimizer.quantize(m, precision="bf16")
         with InferenceOptimizer.get_context(m):
             m(1)
-        ''', transform="nano_bf16")
+        ''',
+        transform="nano_bf16",
+    )
 
 
 def test_generate_model_gets_only_the_context_for_graph_transforms():
-    before = ("from transformers import AutoModelForCausalLM\n\n"
-              "m = AutoModelForCausalLM.from_pretrained('x')\nm.generate(ids)\n")
-    assert_codemod(before, """\
+    before = (
+        "from transformers import AutoModelForCausalLM\n\n"
+        "m = AutoModelForCausalLM.from_pretrained('x')\nm.generate(ids)\n"
+    )
+    assert_codemod(
+        before,
+        """\
         from transformers import AutoModelForCausalLM
         from coder.backend import InferenceOptimizer
 
         m = AutoModelForCausalLM.from_pretrained('x')
         with InferenceOptimizer.get_context(m):
             m.generate(ids)
-        """, expected_warnings=("3:1: C201 'm' generates text: nano_jit_fp32 captures a fixed graph, which "
-                                "generate() cannot use; adding only InferenceOptimizer.get_context",))
-    assert "InferenceOptimizer.quantize(m, precision=\"bf16\")" in engine.patch(before, "nano_bf16").source
+        """,
+        expected_warnings=(
+            "3:1: C201 'm' generates text: nano_jit_fp32 captures a fixed graph, which "
+            "generate() cannot use; adding only InferenceOptimizer.get_context",
+        ),
+    )
+    assert 'InferenceOptimizer.quantize(m, precision="bf16")' in engine.patch(before, "nano_bf16").source
 
 
 def test_baseline_and_custom_calls():
@@ -289,7 +349,8 @@ def test_baseline_and_custom_calls():
 
 
 def test_second_model_in_an_existing_context_gets_its_own():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
@@ -298,7 +359,8 @@ def test_second_model_in_an_existing_context_gets_its_own():
             a(1)
             b = models.resnet34()
             b(2)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -311,11 +373,14 @@ def test_second_model_in_an_existing_context_gets_its_own():
             b = InferenceOptimizer.quantize(b, precision="bf16")
             with InferenceOptimizer.get_context(b):
                 b(2)
-        """, transform="nano_bf16")  # b is built inside that with: it gets its own context
+        """,
+        transform="nano_bf16",
+    )  # b is built inside that with: it gets its own context
 
 
 def test_an_existing_context_gains_a_model_built_before_it():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -325,7 +390,8 @@ def test_an_existing_context_gains_a_model_built_before_it():
         with InferenceOptimizer.get_context(a):
             a(1)
             b(2)
-        """, """\
+        """,
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -336,11 +402,13 @@ def test_an_existing_context_gains_a_model_built_before_it():
         with InferenceOptimizer.get_context(a, b):
             a(1)
             b(2)
-        """)
+        """,
+    )
 
 
 def test_a_patched_script_is_skipped_as_nothing_to_change():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -348,7 +416,9 @@ def test_a_patched_script_is_skipped_as_nothing_to_change():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """, expected_skip="C003")
+        """,
+        expected_skip="C003",
+    )
 
 
 def test_unknown_transform_names_close_matches():
@@ -377,13 +447,15 @@ def test_coder_patch_returns_text_and_warns():
 
 
 def test_lambda_site_is_left_with_a_warning():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision.models as models
 
         m = models.resnet18()
         predict = lambda x: m(x)
         m(1)
-        """, """\
+        """,
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -392,13 +464,18 @@ def test_lambda_site_is_left_with_a_warning():
         predict = lambda x: m(x)
         with InferenceOptimizer.get_context(m):
             m(1)
-        """, expected_warnings=("4:21: C202 no safe place for InferenceOptimizer.get_context around this call "
-                                "(a lambda, an await in the statement, or the statement that builds the model): "
-                                "it runs without it",))
+        """,
+        expected_warnings=(
+            "4:21: C202 no safe place for InferenceOptimizer.get_context around this call "
+            "(a lambda, an await in the statement, or the statement that builds the model): "
+            "it runs without it",
+        ),
+    )
 
 
 def test_alternatives_in_try_except_get_one_call_after_the_weights_load():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
@@ -408,7 +485,8 @@ def test_alternatives_in_try_except_get_one_call_after_the_weights_load():
             m = models.resnet18()
         m.load_state_dict(state)
         m(1)
-        """, """\
+        """,
+        """\
         import torch
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
@@ -421,18 +499,21 @@ def test_alternatives_in_try_except_get_one_call_after_the_weights_load():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """)
+        """,
+    )
 
 
 def test_pipeline_passed_to_a_function_gets_the_context_of_its_model():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         from transformers import pipeline
 
         def run(clf, texts):
             return [clf(t) for t in texts]
         p = pipeline('text-classification')
         run(p, ['a'])
-        """, """\
+        """,
+        """\
         from transformers import pipeline
         from coder.backend import InferenceOptimizer
 
@@ -442,11 +523,14 @@ def test_pipeline_passed_to_a_function_gets_the_context_of_its_model():
         p = pipeline('text-classification')
         p.model = InferenceOptimizer.quantize(p.model, precision="bf16")
         run(p, ['a'])
-        """, transform="nano_bf16")
+        """,
+        transform="nano_bf16",
+    )
 
 
 def test_ready_after_weight_init_and_config_changes():
-    outcome = assert_codemod("""\
+    outcome = assert_codemod(
+        """\
         import torchvision.models as models
 
         m = models.resnet18()
@@ -454,7 +538,8 @@ def test_ready_after_weight_init_and_config_changes():
         m.config.use_cache = False
         x = 1
         m(x)
-        """, """\
+        """,
+        """\
         import torchvision.models as models
         from coder.backend import InferenceOptimizer
 
@@ -465,12 +550,14 @@ def test_ready_after_weight_init_and_config_changes():
         x = 1
         with InferenceOptimizer.get_context(m):
             m(x)
-        """)
+        """,
+    )
     assert isinstance(outcome, engine.Patched)
 
 
 def test_model_never_called_is_named_and_state_dicts_are_not():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torch
         import torchvision.models as models
 
@@ -478,11 +565,15 @@ def test_model_never_called_is_named_and_state_dicts_are_not():
         m = models.resnet18()
         m.load_state_dict(state)
         torch.save(m, 'm.pt')
-        """, expected_skip="C002", expected_warnings=("5:1: C105 'm' is built but coder sees no inference call on it",))
+        """,
+        expected_skip="C002",
+        expected_warnings=("5:1: C105 'm' is built but coder sees no inference call on it",),
+    )
 
 
 def test_helpers_calling_helpers_are_followed_to_any_depth():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision
 
         def a():
@@ -495,7 +586,8 @@ def test_helpers_calling_helpers_are_followed_to_any_depth():
             return c()
         m = d()
         m(1)
-        """, """\
+        """,
+        """\
         import torchvision
         from coder.backend import InferenceOptimizer
 
@@ -511,11 +603,13 @@ def test_helpers_calling_helpers_are_followed_to_any_depth():
         m = InferenceOptimizer.trace(m, accelerator="jit")
         with InferenceOptimizer.get_context(m):
             m(1)
-        """)
+        """,
+    )
 
 
 def test_a_method_of_the_same_name_is_not_the_called_helper():
-    assert_codemod("""\
+    assert_codemod(
+        """\
         import torchvision
 
         def build():
@@ -525,4 +619,6 @@ def test_a_method_of_the_same_name_is_not_the_called_helper():
                 return torchvision.models.resnet18()
         m = build()
         m(1)
-        """, expected_skip="C001")
+        """,
+        expected_skip="C001",
+    )

@@ -12,8 +12,13 @@ from tests.engine.test_odd_formatting import ENDINGS, ODD, script
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SOURCES = [p.read_text() for p in sorted(FIXTURES.glob("*/input.py"))]
-ODD_SCRIPTS = [script(odd, where, ending, final_newline=final) for odd in ODD.values() for ending in ENDINGS.values()
-               for where, final in ((4, True), (7, False)) if ending != "\n" or final]
+ODD_SCRIPTS = [
+    script(odd, where, ending, final_newline=final)
+    for odd in ODD.values()
+    for ending in ENDINGS.values()
+    for where, final in ((4, True), (7, False))
+    if ending != "\n" or final
+]
 SOURCES += [source for source in ODD_SCRIPTS if not source.endswith("\\")]  # a final continuation is not Python
 
 
@@ -23,7 +28,9 @@ def test_the_code_written_is_the_code_of_the_tree(source):
     assert parse.code_of(parsed.module, {}) == parsed.module.code
     analysis = engine.analysis_of(source)
     if analysis.skip_reason is None:
-        patched = transform.transformed(parsed, make_plan(engine.detect.detect(parsed), engine.optimizer_call_for("nano_bf16")))
+        patched = transform.transformed(
+            parsed, make_plan(engine.detect.detect(parsed), engine.optimizer_call_for("nano_bf16"))
+        )
         assert parse.code_of(patched, parsed._codes) == patched.code
 
 
