@@ -26,8 +26,8 @@ import torch
 import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from coder import transforms  # noqa: E402
-from coder.backend import InferenceOptimizer  # noqa: E402
+from coder import transforms
+from coder.backend import InferenceOptimizer
 
 CL = torch.channels_last
 
@@ -112,6 +112,7 @@ def hand_ov(model, x, calib, threads, int8):
 
 def hand_inc(model, x, calib):
     import importlib.util
+
     from neural_compressor.torch.quantization import StaticQuantConfig, convert, prepare
 
     if importlib.util.find_spec("intel_extension_for_pytorch"):
@@ -246,7 +247,8 @@ def main(argv=None) -> int:
                             bench_one(entry, model, x, calib, threads, args.rounds),
                         )
                     except Exception as error:  # a broken hand-written path must not stop the table
-                        line = f"| {model_name} | {batch} | {threads} | {entry.name} | error: {type(error).__name__}: {str(error)[:80]} |"
+                        failure = f"{type(error).__name__}: {str(error)[:80]}"
+                        line = f"| {model_name} | {batch} | {threads} | {entry.name} | error: {failure} |"
                     lines.append(line)
                     print(line, flush=True)
     if args.out:

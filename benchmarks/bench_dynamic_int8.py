@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from coder.backend import InferenceOptimizer  # noqa: E402
+from coder.backend import InferenceOptimizer
 
 
 def bert_base(layers: int):

@@ -13,6 +13,7 @@ Measured: the in-process patch (parse, detect, plan, rewrite, re-parse check) an
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import statistics
 import subprocess
@@ -101,7 +102,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     repeat = parser.parse_args().repeat
     print(
-        "| script | lines | patch in-process, wall (s) | --emit process, wall / CPU (s) | --diff process, wall / CPU (s) |"
+        "| script | lines | patch in-process, wall (s) | --emit process, wall / CPU (s) "
+        "| --diff process, wall / CPU (s) |"
     )
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder:
@@ -109,11 +111,11 @@ def main() -> None:
             script = Path(folder) / f"{kind}.py"
             script.write_text(build_script(kind))
             out = str(Path(folder) / "out.py")
-            patch = median_seconds(lambda: in_process(script.read_text()), repeat)
-            emit = median_seconds(lambda: process("--emit", out, str(script)), repeat)
-            emit_cpu = median_child_cpu(lambda: process("--emit", out, str(script)), repeat)
-            diff = median_seconds(lambda: process("--diff", str(script)), repeat)
-            diff_cpu = median_child_cpu(lambda: process("--diff", str(script)), repeat)
+            patch = median_seconds(lambda script=script: in_process(script.read_text()), repeat)
+            emit = median_seconds(functools.partial(process, "--emit", out, str(script)), repeat)
+            emit_cpu = median_child_cpu(functools.partial(process, "--emit", out, str(script)), repeat)
+            diff = median_seconds(functools.partial(process, "--diff", str(script)), repeat)
+            diff_cpu = median_child_cpu(functools.partial(process, "--diff", str(script)), repeat)
             lines = script.read_text().count("\n")
             print(f"| {kind} | {lines} | {patch:.3f} | {emit:.3f} / {emit_cpu:.3f} | {diff:.3f} / {diff_cpu:.3f} |")
 

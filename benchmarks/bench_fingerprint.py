@@ -21,7 +21,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from coder.backend.baked import Baked, tensor_digest  # noqa: E402
+from coder.backend.baked import Baked, tensor_digest
 
 WHOLE_TENSOR_BYTES = 1 << 18  # the previous key: small tensors whole, 64K elements of larger ones
 SAMPLED_ELEMENTS = 1 << 16

@@ -26,12 +26,12 @@ os.environ.setdefault("CODER_CACHE", "off")
 os.environ.setdefault("CODER_NEVER_SLOWER", "0")
 os.environ.setdefault("CODER_QUIET", "1")  # the trial tables of the searches
 
-import torch  # noqa: E402
-import torchvision  # noqa: E402
+import torch
+import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from coder.backend import InferenceOptimizer  # noqa: E402
-from coder.backend.tuning import AccuracyNotMet  # noqa: E402
+from coder.backend import InferenceOptimizer
+from coder.backend.tuning import AccuracyNotMet
 
 ACCELERATORS = {"nano_int8": None, "nano_openvino_int8": "openvino", "nano_onnxruntime_int8_qlinear": "onnxruntime"}
 EXACT = {"absolute": 0.0, "higher_is_better": True}

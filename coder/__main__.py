@@ -7,7 +7,7 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from coder.backend.interruption import exit_like_python  # noqa: E402
+from coder.backend.interruption import exit_like_python
 
 atexit.register(exit_like_python)  # before any library registers its own: it runs last
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Mapping
 
 PREFIX = "CODER_"
 ON_WORDS = ("1", "on", "true", "yes")

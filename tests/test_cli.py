@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from rich.console import Console
 
 from coder import cli, transforms

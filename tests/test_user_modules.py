@@ -77,7 +77,7 @@ def test_diff_inspect_and_list_never_import_the_users_modules(tmp_path):
 def test_the_catalog_is_coder_transforms_and_no_top_level_module():
     probe = (
         "import sys, coder.transforms as t, coder.cli, coder.engine, coder.backend\n"
-        "print(t.__name__, sorted(n for n in sys.modules if n.split('.')[0] in %r))" % (OWN_MODULES,)
+        f"print(t.__name__, sorted(n for n in sys.modules if n.split('.')[0] in {OWN_MODULES!r}))"
     )
     result = run("-c", probe, cwd=ROOT.parent)
     assert result.stdout == "coder.transforms []\n", result.stderr

@@ -10,6 +10,7 @@ import dataclasses
 from coder.backend.cpu import Cpu
 from coder.backend.libraries import IPEX_STACK_HINT
 from coder.backend.runtimes import Options
+
 from .catalog import CATALOG
 from .spec import Transform, UnknownTransform
 

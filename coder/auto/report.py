@@ -8,10 +8,10 @@ import os
 import platform
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 from rich import box
 from rich.console import Console, Group

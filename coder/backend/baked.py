@@ -75,7 +75,7 @@ def _quantizer(tensor: torch.Tensor) -> tuple:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _library_folders() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     return tuple(sorted({str(Path(paths[name]).resolve()) for name in ("stdlib", "platstdlib", "purelib", "platlib")}))

@@ -20,8 +20,8 @@ import contextlib
 import ctypes
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from coder import settings
 from coder.backend.interruption import RETRY_SECONDS, thread_in_native_call

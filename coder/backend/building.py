@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-import uuid
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 

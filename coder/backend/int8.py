@@ -22,8 +22,8 @@ import torch.utils._pytree as pytree
 
 from coder.backend import pt2e
 from coder.backend.cpu import this_cpu
-from coder.backend.libraries import has, load
 from coder.backend.flat import FlatModule, NotConvertible, flatten_call
+from coder.backend.libraries import has, load
 from coder.backend.recipe import BuildRequest
 from coder.backend.tuning import exclusion_ladder, flat_runner_call, output_spec, quantizable_layers, search
 from coder.backend.workspace import Workspace

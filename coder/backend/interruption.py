@@ -20,6 +20,7 @@ No torch import: the runner uses this module.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import ctypes
 import os
@@ -27,9 +28,8 @@ import signal
 import sys
 import threading
 import time
-import _thread
+from collections.abc import Iterator
 from types import FrameType, TracebackType
-from typing import Iterator
 
 from coder import settings
 

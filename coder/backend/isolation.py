@@ -22,7 +22,7 @@ import os
 import random
 import sys
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from coder import settings
 from coder.backend.interruption import guarded

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import torch
 
-from coder.backend.libraries import load as load_library
 from coder.backend.context import runtime_threads
+from coder.backend.libraries import load as load_library
 from coder.backend.onnx_export import export_onnx, numpy_feed
 from coder.backend.recipe import BuildRequest
 from coder.backend.workspace import Workspace
-
 
 # Quantizing Add as well produced an invalid BERT graph (a shared zero initializer became
 # uint8 input to LayerNormalization) and was no faster on resnet18 (12.1 vs 13.1 ms, 1 thread).

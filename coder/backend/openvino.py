@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from coder.backend.libraries import load
 from coder.backend.context import runtime_threads
 from coder.backend.dependence import TracedFlat
 from coder.backend.flat import flatten_call
+from coder.backend.libraries import load
 from coder.backend.recipe import BuildRequest
 
 

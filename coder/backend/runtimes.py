@@ -9,8 +9,8 @@ runs, but expect it to be slow, and why); ``unsupported`` (it cannot run here, a
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from coder.backend.cpu import Cpu
 

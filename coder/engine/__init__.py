@@ -112,7 +112,7 @@ def inspect(source: str, path: str | None = None) -> dict:
     return {
         "models": [{"var": m.var, "line": m.line, "ready_line": m.ready.line, "scope": m.scope} for m in placed],
         "inference": _unique([{"model": m.var, "line": s.line} for m in placed for s in m.sites]),
-        "loaders": [{"var": l.var, "line": l.line} for l in analysis.loaders],
+        "loaders": [{"var": loader.var, "line": loader.line} for loader in analysis.loaders],
         "warnings": [f.as_json() for f in findings],
         "candidates": [
             {"var": c.var, "line": c.line, "model": c.taken, "evidence": list(c.evidence)} for c in analysis.candidates

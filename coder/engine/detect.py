@@ -23,7 +23,7 @@ import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 
 from coder.engine import evidence, outcome, patterns
-from coder.engine.builders import Built, Builders
+from coder.engine.builders import Builders, Built
 from coder.engine.collect import Collected, assignment_pairs, bound_name, spelled
 from coder.engine.existing import (
     Existing,

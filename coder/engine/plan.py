@@ -256,7 +256,7 @@ def _calibration_loader(analysis: Analysis, model: Model) -> tuple[str | None, c
     ]
     if chosen := _preferred(script, before, model):
         return chosen.var, ready.after
-    if chosen := _preferred(script, [l for l in analysis.loaders if l.statement in ready.window], model):
+    if chosen := _preferred(script, [loader for loader in analysis.loaders if loader.statement in ready.window], model):
         return chosen.var, chosen.statement
     return None, ready.after
 
@@ -265,8 +265,8 @@ def _preferred(script, loaders: list[Loader], model: Model) -> Loader | None:
     """The loader the model's inference iterates over, else a validation-like one, else the last."""
     iterated = {_iterated_name(script, site.call) for site in model.sites}
     for choice in (
-        [l for l in loaders if l.var in iterated],
-        [l for l in loaders if CALIBRATION_NAMES.search(l.var)],
+        [loader for loader in loaders if loader.var in iterated],
+        [loader for loader in loaders if CALIBRATION_NAMES.search(loader.var)],
         loaders,
     ):
         if choice:

@@ -80,8 +80,8 @@ class Siblings:
 def _analyse(path: Path, siblings: Siblings):
     from coder.engine.builders import Builders
     from coder.engine.collect import Collected
-    from coder.engine.parse import parse
     from coder.engine.outcome import ScriptError
+    from coder.engine.parse import parse
 
     try:
         if path.stat().st_size > MAX_BYTES:

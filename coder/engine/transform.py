@@ -5,8 +5,8 @@ script's optimizing calls is replaced (``leave_Call``), a ``with`` gains an item
 (``leave_With``), a decorated function's body is wrapped (``leave_FunctionDef``); a statement of
 any kind is wrapped in a new ``with``, preceded or followed by an optimizer call, or replaced
 (``on_leave``, as statements come in many node types); a model the script writes after
-coder's call is handed over as ``InferenceOptimizer.original(model)`` (``on_leave``). Whatever writes ``InferenceOptimizer``
-asks AddImportsVisitor for its import.
+coder's call is handed over as ``InferenceOptimizer.original(model)`` (``on_leave``). Whatever
+writes ``InferenceOptimizer`` asks AddImportsVisitor for its import.
 
 The transformer is handed the plan's nodes, so it walks the tree it was given instead of the
 copy ``Codemod.transform_module`` would make (and only down to the edited nodes: on a large

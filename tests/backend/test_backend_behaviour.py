@@ -16,8 +16,8 @@ from coder.backend.parity import relative_error
 from coder.backend.recipe import Recipe
 from coder.backend.runtimes import Options, Runtime, torch_needs
 from coder.backend.wrapper import VERIFY_CALLS, AcceleratedModel
-from tests.backend.inputs import coder_warnings, images, tokens
 from coder.transforms import IPEX_STACK_HINT
+from tests.backend.inputs import coder_warnings, images, tokens
 
 
 class DataDependentBranch(torch.nn.Module):

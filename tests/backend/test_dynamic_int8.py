@@ -6,8 +6,7 @@ import pytest
 import torch
 import torch.utils._pytree as pytree
 
-from coder import transforms
-from coder import engine
+from coder import engine, transforms
 from coder.backend import InferenceOptimizer
 from coder.backend.cpu import read_cpu
 from coder.backend.parity import TOLERANCE, worst_error

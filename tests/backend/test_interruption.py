@@ -147,7 +147,7 @@ def test_an_error_a_library_raises_in_place_of_the_interruption_is_the_interrupt
         try:
             signal.raise_signal(signal.SIGINT)
         except KeyboardInterrupt:
-            raise RuntimeError("conversion failed")  # what OpenVINO's frontend did
+            raise RuntimeError("conversion failed")  # noqa: B904 - what OpenVINO's frontend did
 
 
 def test_the_scripts_own_sigint_handler_is_called_and_restored():

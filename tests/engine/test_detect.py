@@ -161,8 +161,10 @@ def test_an_environment_step_is_not_training():
 
 def test_functions_without_model_words_are_followed_through_calls():
     source = (
-        "import torchvision\nmodel = torchvision.models.resnet18()\n\n\ndef unrelated(rows):\n    return len(rows)\n\n\n"
-        "def predict(x):\n    return model(x)\n\n\ndef main():\n    for x in range(3):\n        predict(x)\n\n\nmain()\n"
+        "import torchvision\nmodel = torchvision.models.resnet18()\n\n\n"
+        "def unrelated(rows):\n    return len(rows)\n\n\n"
+        "def predict(x):\n    return model(x)\n\n\n"
+        "def main():\n    for x in range(3):\n        predict(x)\n\n\nmain()\n"
     )
     found = coder.inspect(source)
     assert found["inference"] == [{"model": "model", "line": 10}]

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coder import transforms
-from coder import engine
+from coder import engine, transforms
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.py").is_file())

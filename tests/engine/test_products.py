@@ -7,7 +7,10 @@ import textwrap
 
 from coder import engine
 
-HEAD = "import torch\nimport intel_extension_for_pytorch as ipex\nfrom torch import nn\n\nmodel = nn.Linear(4, 2).eval()\nx = torch.rand(1, 4)\n"
+HEAD = (
+    "import torch\nimport intel_extension_for_pytorch as ipex\nfrom torch import nn\n\n"
+    "model = nn.Linear(4, 2).eval()\nx = torch.rand(1, 4)\n"
+)
 
 
 def patched(body: str, name: str = "nano_jit_fp32") -> engine.Outcome:
