@@ -1,5 +1,6 @@
-"""The cache key's cost: a sampled weight hash (the key before issue 18) vs every byte hashed,
-and the whole model fingerprint (``baked.Baked``: weights plus attributes, code and hooks).
+"""The cache key's cost: a sampled weight hash (the former key, which models differing only in
+weights it skips shared) vs every byte hashed, and the whole model fingerprint (``baked.Baked``:
+weights plus attributes, code and hooks).
 
     python benchmarks/bench_fingerprint.py [--models resnet50,vgg16] [--rounds 7] [--conversion]
 

@@ -1,5 +1,5 @@
 """A traceback in a patched run names the user's file, the user's line numbers and the user's
-source lines (issue 18), run as a user would: ``python -m coder -o NAME script.py``."""
+source lines, run as a user would: ``python -m coder -o NAME script.py``."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""A patched run writes what the script writes, from the model as built (issue 18): an export
+"""A patched run writes what the script writes, from the model as built: an export
 or a save after the model's first use gets the original model, not coder's accelerated one."""
 
 import os

@@ -1,6 +1,6 @@
 """coder takes no module name a user's script may have: a script beside its own transforms.py,
 backend.py, engine.py, cli.py and utils.py runs under coder as under python, and --diff,
---inspect and --list run from its folder import none of them (issue 18)."""
+--inspect and --list run from its folder import none of them."""
 
 import os
 import subprocess

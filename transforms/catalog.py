@@ -85,7 +85,7 @@ CATALOG: tuple[Transform, ...] = (
         "quantize",
         (("precision", "int8"), ("accelerator", "openvino")),
     ),
-    # beyond the 20: TorchDynamo/Inductor, PT2E and dynamic INT8 (issue 12)
+    # beyond the 20: PyTorch's own compiler and quantizer (TorchDynamo/Inductor, PT2E) and dynamic INT8
     Transform("nano_compile_fp32", "fp32 torch.compile (Inductor, freezing)", "trace", (("accelerator", "compile"),)),
     Transform(
         "nano_compile_bf16",

@@ -1,4 +1,4 @@
-"""A cache entry serves only the model that made it (issue 18): the user's reproduction as real
+"""A cache entry serves only the model that made it: the user's reproduction as real
 runs of ``python -m coder``; a random walk over models that differ in one attribute, global,
 helper function, buffer or weight, which never gets a stale entry; a model that loads another's
 entry (what the key leaves out: an environment variable read in forward) falls back without

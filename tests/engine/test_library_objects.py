@@ -1,4 +1,4 @@
-"""Models that libraries, classes and apps hold (issue 21): the held module optimized in place,
+"""Models that libraries, classes and apps hold: the held module optimized in place,
 instances imported from a sibling, async handlers, decoys, and where set-up ends."""
 
 from coder import engine

@@ -3,8 +3,8 @@ the same text, and without a model comes back byte for byte.
 
 The regression test for "statements and chunks out of step" (the engine once handed LibCST only
 some top-level statements, cut by line, and spliced the edits back): backslash continuations,
-tabs, form feeds, CRLF and lone-CR line endings, no final newline. The property test over
-generated programs is the real-scripts issue's.
+tabs, form feeds, CRLF and lone-CR line endings, no final newline. Generated programs are
+test_property.py's.
 """
 
 import ast

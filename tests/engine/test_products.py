@@ -1,5 +1,5 @@
 """What a script writes (exports, saves) is never removed, and is written from the model as built;
-only a step whose result the script runs is an existing optimization (issue 18). The shapes
+only a step whose result the script runs is an existing optimization. The shapes
 with their goldens: fixtures/export_*, infer_then_save, jit_trace_saved*, ipex_jit_save_only,
 torch_export_save, save_pretrained_after_check."""
 
