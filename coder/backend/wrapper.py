@@ -40,6 +40,7 @@ VERIFY_CALLS = 2  # calls of each new runtime compared with the original model
 UNCERTAIN_VERIFY_CALLS = 4  # the same when its trace warned it may not hold for other inputs
 TRUSTED_SHAPES = 2  # input shapes a runtime must pass before a new shape is no longer checked
 MAX_RUNTIMES = 8  # distinct input signatures built before new ones go to the original model
+ATTRIBUTE_REBUILDS = 3  # attribute changes by the script that rebuild; past them, the original serves
 
 
 @dataclass
@@ -73,12 +74,17 @@ class _Runtime:
 class Fallback:
     """Why the original model serves: ``kind`` is unsupported (this CPU), missing-library
     (``module`` is not installed), drift, max-drop (``--max-drop``) or metric (the output
-    check), slower (never slower)
+    check), slower (never slower), attributes (the script keeps changing the model's attributes)
     or error (the conversion or the runtime raised)."""
 
     kind: str
     reason: str
     module: str | None = None
+
+
+def _same(old, new) -> bool:
+    plain = (bool, int, float, str, bytes, tuple, frozenset, type(None))
+    return old is new or (type(old) is type(new) and isinstance(new, plain) and old == new)
 
 
 def _shapes(tensors: list[torch.Tensor]) -> tuple:
@@ -114,6 +120,7 @@ class AcceleratedModel(torch.nn.Module):
         self.speed: speed.Comparison | None = None  # the last never-slower comparison
         self.story = report.Story(recipe.label)  # what the closing line says about this model
         self._builder = Builder(recipe, self.never_slower)
+        self._attributes_set = 0  # by the script after this point: each one rebuilds the runtimes
         self._runtimes: dict[tuple, _Runtime] = {}
 
     def __getattr__(self, name: str):
@@ -121,6 +128,29 @@ class AcceleratedModel(torch.nn.Module):
             return super().__getattr__(name)
         except AttributeError:
             return getattr(super().__getattr__("original"), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        """An attribute the script sets (``model.conf = 0.5``, a limit forward reads) is the
+        original's; the runtimes built so far may have baked its old value in: they are built
+        again (or found in the cache, whose key covers the attributes) on the next calls."""
+        if not self._is_the_originals(name):
+            super().__setattr__(name, value)
+            return
+        unchanged = _same(getattr(self.original, name), value)
+        setattr(self.original, name, value)
+        if unchanged:  # the same value set again (``model.conf = args.conf`` in a loop)
+            return
+        self._attributes_set += 1
+        if self._attributes_set > ATTRIBUTE_REBUILDS:
+            self.fall_back("the script keeps changing the model's attributes between calls, and a "
+                           "converted graph holds their values", kind="attributes")
+        self._runtimes.clear()
+
+    def _is_the_originals(self, name: str) -> bool:
+        """``name`` is an attribute of the original's, not one of this wrapper's own."""
+        own = self.__dict__
+        return "_runtimes" in own and name not in own and not hasattr(type(self), name) and name != "original" \
+            and hasattr(own["_modules"]["original"], name)
 
     def __repr__(self) -> str:
         state = f"fallback: {self.fallback_reason}" if self.fallback_reason else f"{len(self._runtimes)} built"

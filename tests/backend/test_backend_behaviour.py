@@ -128,7 +128,7 @@ def test_missing_library_error_is_one_line():
 def test_ipex_request_without_ipex_says_it_needs_the_ipex_stack(resnet18, runtime_warnings):
     if importlib.util.find_spec("intel_extension_for_pytorch"):
         pytest.skip("IPEX is installed here")
-    model = InferenceOptimizer.quantize(resnet18, precision="bf16", use_ipex=True)
+    model = InferenceOptimizer.trace(resnet18, use_ipex=True)  # fp32: no CPU with AVX2 rules it out
     x = images(1, 0)
     assert torch.equal(call_many(model, [x])[0], resnet18(x))
     [message] = coder_warnings(runtime_warnings)
@@ -252,3 +252,53 @@ def test_a_model_in_training_mode_without_dropout_or_batch_norm_is_not_warned_ab
     accelerated = InferenceOptimizer.trace(torch.nn.Linear(8, 4), accelerator="jit")
     call_many(accelerated, [torch.rand(2, 8)] * 3)
     assert coder_warnings(runtime_warnings) == []
+
+
+class Signed(torch.nn.Module):
+    """forward reads a plain attribute: a trace or an export bakes its value in."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(16, 4)
+        self.sign = 1.0
+
+    def forward(self, x):
+        return self.sign * self.linear(x)
+
+
+@pytest.mark.parametrize("accelerator", ["jit", "openvino"])
+def test_an_attribute_the_script_sets_reaches_the_original_and_is_never_served_stale(accelerator, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setenv("CODER_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    original, x = Signed().eval(), torch.ones(2, 16)
+    model = InferenceOptimizer.trace(original, accelerator=accelerator)
+    with torch.no_grad():
+        for sign in (1.0, -1.0, 1.0):
+            model.sign = sign
+            for _ in range(VERIFY_CALLS + 1):  # past the runtime's checks
+                assert torch.allclose(model(x), original(x)) and original.sign == sign
+    assert model.accelerated
+
+
+def test_a_script_that_keeps_changing_attributes_gets_the_original(runtime_warnings):
+    torch.manual_seed(0)
+    original, x = Signed().eval(), torch.ones(2, 16)
+    model = InferenceOptimizer.trace(original, accelerator="jit")
+    with torch.no_grad():
+        for step in range(8):
+            model.sign = float(step)
+            assert torch.equal(model(x), original(x))
+    assert not model.accelerated and "keeps changing the model's attributes" in model.fallback_reason
+    assert len(coder_warnings(runtime_warnings)) == 1
+
+
+def test_the_same_value_set_again_rebuilds_nothing():
+    torch.manual_seed(0)
+    original, x = Signed().eval(), torch.ones(2, 16)
+    model = InferenceOptimizer.trace(original, accelerator="jit")
+    with torch.no_grad():
+        for _ in range(8):
+            model.sign = 1.0  # as a loop reading its arguments does
+            assert torch.equal(model(x), original(x))
+    assert model.accelerated and model.story.converted
