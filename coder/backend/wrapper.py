@@ -142,15 +142,23 @@ class AcceleratedModel(torch.nn.Module):
             return
         self._attributes_set += 1
         if self._attributes_set > ATTRIBUTE_REBUILDS:
-            self.fall_back("the script keeps changing the model's attributes between calls, and a "
-                           "converted graph holds their values", kind="attributes")
+            self.fall_back(
+                "the script keeps changing the model's attributes between calls, and a "
+                "converted graph holds their values",
+                kind="attributes",
+            )
         self._runtimes.clear()
 
     def _is_the_originals(self, name: str) -> bool:
         """``name`` is an attribute of the original's, not one of this wrapper's own."""
         own = self.__dict__
-        return "_runtimes" in own and name not in own and not hasattr(type(self), name) and name != "original" \
+        return (
+            "_runtimes" in own
+            and name not in own
+            and not hasattr(type(self), name)
+            and name != "original"
             and hasattr(own["_modules"]["original"], name)
+        )
 
     def __repr__(self) -> str:
         state = f"fallback: {self.fallback_reason}" if self.fallback_reason else f"{len(self._runtimes)} built"

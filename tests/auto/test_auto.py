@@ -81,8 +81,18 @@ def test_drift_the_runtime_checks_miss_is_reported(tmp_path):
 @pytest.mark.slow
 def test_drift_the_runtime_catches_is_reported_with_its_reason(tmp_path):
     report = tmp_path / "auto.json"
-    coder_auto("--only", "nano_jit_fp32", "--exclude", "original", "--calls", "3", "--json", str(report),
-               script="switched.py", script_args=["2"])
+    coder_auto(
+        "--only",
+        "nano_jit_fp32",
+        "--exclude",
+        "original",
+        "--calls",
+        "3",
+        "--json",
+        str(report),
+        script="switched.py",
+        script_args=["2"],
+    )
     result = results_by_method(report)["nano_jit_fp32"]
     assert result["status"] == "drift too large"
     assert result["reason"].startswith("runtime check: output differs from the original model")

@@ -267,8 +267,9 @@ class Signed(torch.nn.Module):
 
 
 @pytest.mark.parametrize("accelerator", ["jit", "openvino"])
-def test_an_attribute_the_script_sets_reaches_the_original_and_is_never_served_stale(accelerator, tmp_path,
-                                                                                     monkeypatch):
+def test_an_attribute_the_script_sets_reaches_the_original_and_is_never_served_stale(
+    accelerator, tmp_path, monkeypatch
+):
     monkeypatch.setenv("CODER_CACHE", str(tmp_path))
     torch.manual_seed(0)
     original, x = Signed().eval(), torch.ones(2, 16)
