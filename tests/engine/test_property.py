@@ -7,8 +7,10 @@ the figure of such a run).
 """
 
 import os
+import sys
 
 import hypothesmith
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +27,17 @@ PROPERTY = settings(
 PROGRAMS = st.one_of(hypothesmith.from_grammar(), hypothesmith.from_node())
 LINES = "".join(MODEL_SCRIPT).splitlines(True)  # line 6 is the one inside ``with torch.no_grad():``
 TRANSFORM = "nano_jit_fp32"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def python_default_recursion_limit():
+    """Python's own limit while random programs are parsed: an Inductor compile earlier in the same
+    process raises it to 2000, and a deeply nested program then overflowed the C stack (the suite
+    died with a segfault here) instead of raising RecursionError."""
+    raised = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(raised)
 
 
 def parsable(source: str) -> bool:
