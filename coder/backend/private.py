@@ -53,8 +53,20 @@ def check(path: Path, follow: bool = False) -> None:
 
 
 def _check_owner(path: Path, info: os.stat_result) -> None:
-    if info.st_uid != os.geteuid():
+    if not _owned(info):
         raise NotPrivate(f"{path} is owned by another user (uid {info.st_uid})")
+
+
+def ours(path: Path) -> bool:
+    """``path`` itself (not what a link points to) belongs to this user."""
+    try:
+        return _owned(os.lstat(path))
+    except OSError:
+        return False
+
+
+def _owned(info: os.stat_result) -> bool:
+    return info.st_uid == os.geteuid()
 
 
 def folder(path: Path, follow: bool = False) -> Path:

@@ -12,7 +12,6 @@ of processes that have ended (cache.clean_staging for staging/, ``clean_temp`` h
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import tempfile
 import weakref
@@ -63,14 +62,7 @@ def clean_temp(temp: Path) -> list[Path]:
     removed = []
     for folder in private.real_folders(temp):
         named = TEMP_NAME.match(folder.name)
-        if named and _ours(folder) and private.left_behind(folder, named["owner"]):
+        if named and private.ours(folder) and private.left_behind(folder, named["owner"]):
             private.remove(folder)
             removed.append(folder)
     return removed
-
-
-def _ours(folder: Path) -> bool:
-    try:
-        return os.lstat(folder).st_uid == os.geteuid()
-    except OSError:
-        return False
